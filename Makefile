@@ -1,0 +1,28 @@
+# Every target creates or reuses .venv and installs what it needs into it, so
+# each works on a brand-new machine with only Python 3.11 and make.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo test test-all bench
+
+install:
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install --quiet --upgrade pip
+	@$(VPY) -m pip install --quiet -e ".[test,bench]"
+
+# The main job, on the built-in default data.
+demo: install
+	$(VPY) -m examples.layers_demo
+
+# The default suite: everything except end-to-end tests marked slow.
+test: install
+	$(VPY) -m pytest -m "not slow" -q
+
+# Everything, including the slow end-to-end tests.
+test-all: install
+	$(VPY) -m pytest -q
+
+bench: install
+	$(VPY) -m benchmarks.train_throughput

@@ -1,0 +1,133 @@
+"""The scaled dot-product attention op of "Attention Is All You Need"."""
+
+import math
+import warnings
+
+import keras
+from keras import ops
+
+from keras_transformer.layers import checks
+
+# Masked logits are replaced by this value before the softmax. The softmax runs
+# in float32 (see below), so the value never has to fit in float16.
+_MASKED_LOGIT = -1e9
+
+
+def attention_probabilities(query, key, mask=None, scale=None):
+    """Returns softmax(Q K^T * scale) with masked positions at zero weight.
+
+    Args:
+        query: (B, T, N, H) queries.
+        key: (B, S, N, H) keys.
+        mask: Optional boolean mask broadcastable to (B, T, S) or
+            (B, N, T, S); `True` means "may attend".
+        scale: The logit scale; defaults to 1 / sqrt(H).
+
+    Returns:
+        (B, N, T, S) attention weights in the dtype of `query`; masked
+        positions are exactly 0.
+    """
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    # logits = [B, N, T, S]
+    logits = ops.einsum("btnh,bsnh->bnts", query, key)
+    # The softmax runs in float32 whatever the compute dtype: in float16 the
+    # exponentials of large logits overflow, and masked logits would not fit.
+    logits = ops.cast(logits, "float32") * scale
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+        if len(mask.shape) == 3:
+            # [B, T, S] -> [B, 1, T, S], shared by every head.
+            mask = ops.expand_dims(mask, 1)
+        logits = ops.where(mask, logits, _MASKED_LOGIT)
+    with warnings.catch_warnings():
+        # Keras warns about a softmax over one key, which is exactly the
+        # first step of cached decoding.
+        warnings.filterwarnings("ignore", "You are using a softmax over axis")
+        weights = ops.softmax(logits, axis=-1)
+    if mask is not None:
+        # A row whose keys are all masked (a padded query) would otherwise get
+        # uniform weights; zero weights match `keras.layers.MultiHeadAttention`.
+        weights = ops.where(mask, weights, 0.0)
+    return ops.cast(weights, query.dtype)
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    mask=None,
+    scale=None,
+    dropout_rate=0.0,
+    seed=None,
+    training=False,
+    return_attention_scores=False,
+):
+    """Computes softmax(Q K^T / sqrt(H)) V, with an optional boolean mask.
+
+    Accepts one head, (B, T, H), or several, (B, T, N, H). Masked keys get
+    exactly zero weight; a row whose keys are all masked (a padded query)
+    gets zero weights and a zero output, as in `keras.layers.MultiHeadAttention`.
+
+    Args:
+        query: (B, T, H) or (B, T, N, H) queries.
+        key: (B, S, H) or (B, S, N, H) keys.
+        value: (B, S, H) or (B, S, N, H) values.
+        mask: Optional boolean mask broadcastable to (B, T, S) (or
+            (B, N, T, S) with heads); `True` means "may attend".
+        scale: The logit scale; defaults to 1 / sqrt(H).
+        dropout_rate: Dropout on the attention weights during training.
+        seed: A `keras.random.SeedGenerator` or int for that dropout.
+        training: Whether dropout is active.
+        return_attention_scores: Whether to also return the weights.
+
+    Returns:
+        The attended values, shaped like `query` but with the last dimension
+        of `value`; with `return_attention_scores`, also the (B, N, T, S)
+        (or (B, T, S) for one head) weights, before dropout.
+
+    Example:
+
+    >>> import numpy as np
+    >>> q = np.ones((1, 2, 4), "float32")
+    >>> k = v = np.eye(3, 4, dtype="float32")[None]
+    >>> out = scaled_dot_product_attention(q, k, v, mask=[[[True, False, False],
+    ...                                                    [True, True, True]]])
+    >>> np.round(np.asarray(out), 3).tolist()[0][0]
+    [1.0, 0.0, 0.0, 0.0]
+    """
+    query, key, value = (ops.convert_to_tensor(x) for x in (query, key, value))
+    if len(query.shape) not in (3, 4):
+        raise ValueError(
+            "Received an invalid shape for argument `query`, expected a "
+            "tensor of shape (B, T, H) or (B, T, N, H). "
+            f"Received: query.shape={tuple(query.shape)}"
+        )
+    for name, tensor in (("key", key), ("value", value)):
+        checks.rank(name, tensor.shape, len(query.shape), "like `query`")
+    single_head = len(query.shape) == 3
+    if single_head:
+        # [B, T, H] -> [B, T, 1, H]
+        query, key, value = (ops.expand_dims(x, 2) for x in (query, key, value))
+    if mask is not None:
+        mask = ops.convert_to_tensor(mask)
+        if len(mask.shape) not in (2, 3, 4):
+            raise ValueError(
+                "Received an invalid shape for argument `mask`, expected a "
+                "boolean tensor broadcastable to (B, T, S) or (B, N, T, S). "
+                f"Received: mask.shape={tuple(mask.shape)}"
+            )
+        expected = tuple(mask.shape[:-2]) + (query.shape[1], key.shape[1])
+        checks.static_dims_match("mask", mask.shape, expected, "(..., T, S)")
+    weights = attention_probabilities(query, key, mask, scale)
+    dropped = weights
+    if training and dropout_rate > 0.0:
+        dropped = keras.random.dropout(weights, dropout_rate, seed=seed)
+    # output = [B, T, N, H]
+    output = ops.einsum("bnts,bsnh->btnh", dropped, value)
+    if single_head:
+        output = ops.squeeze(output, 2)
+        weights = ops.squeeze(weights, 1)
+    if return_attention_scores:
+        return output, weights
+    return output
