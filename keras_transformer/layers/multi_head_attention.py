@@ -157,7 +157,8 @@ class MultiHeadAttention(keras.layers.Layer):
         cross-attention `cache` with `update_cache=False` at every step.
         """
         key = value if key is None else key
-        return ops.stack([self.key_dense(key), self.value_dense(value)], axis=1)
+        with masks.detached_keras_masks(value, key):
+            return ops.stack([self.key_dense(key), self.value_dense(value)], axis=1)
 
     def call(
         self,

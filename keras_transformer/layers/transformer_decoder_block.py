@@ -90,6 +90,14 @@ class TransformerDecoderBlock(TransformerBlockBase):
         self.feed_forward_block.build(decoder_sequence_shape)
         self.built = True
 
+    def compute_cross_attention_cache(self, encoder_sequence):
+        """Returns the (B, 2, S, N, H) cross-attention keys and values.
+
+        Computing them once before a decoding loop keeps the cache's
+        structure the same at every step, as `tf.while_loop` requires.
+        """
+        return self.cross_attention_block.layer.project_key_value(encoder_sequence)
+
     def call(
         self,
         decoder_sequence,
@@ -136,9 +144,7 @@ class TransformerDecoderBlock(TransformerBlockBase):
                     "Received: encoder_sequence=None"
                 )
             if cache is not None and cross_cache is None:
-                cross_cache = self.cross_attention_block.layer.project_key_value(
-                    encoder_sequence
-                )
+                cross_cache = self.compute_cross_attention_cache(encoder_sequence)
             outputs = run_sub_block(
                 self.cross_attention_block,
                 outputs,
