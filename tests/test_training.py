@@ -196,3 +196,19 @@ def test_mirrored_strategy_matches_single_device():
     assert losses["default"][0] == 1 and losses["mirrored"][0] == 2
     # Two steps: the second loss also checks that the gradient update agrees.
     np.testing.assert_allclose(losses["mirrored"][1], losses["default"][1], rtol=1e-4)
+
+
+def test_loss_in_fit_is_the_mean_over_real_tokens():
+    """The logits carry the decoder's Keras mask; the loss must not be
+    multiplied by the token count (it is about log V for a fresh model)."""
+    model = Seq2SeqTransformer.from_preset("cpu_tiny", encoder_vocabulary_size=50)
+    model.compile("sgd", MaskedSparseCrossentropy(label_smoothing=0.0))
+    inputs = {
+        "encoder_token_ids": np.array([[4, 5, 6, 0], [7, 8, 9, 10]], "int32"),
+        "decoder_token_ids": np.array([[2, 7, 8, 9, 0], [2, 3, 0, 0, 0]], "int32"),
+    }
+    target = np.array([[7, 8, 9, 3, 0], [3, 5, 0, 0, 0]], "int32")
+    logits = np.asarray(model(inputs))
+    expected = numpy_smoothed_loss(target, logits, 0.0)
+    np.testing.assert_allclose(model.evaluate(inputs, target, verbose=0), expected, rtol=1e-5)
+    assert expected < 2 * np.log(50)

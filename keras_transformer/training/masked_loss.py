@@ -55,7 +55,12 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         if self.label_smoothing:
             per_token -= self.label_smoothing * ops.mean(log_probs, axis=-1)
         real = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
-        return ops.sum(per_token * real) / ops.maximum(ops.sum(real), 1.0)
+        # Per-token terms already divided by the real-token count; the "sum"
+        # reduction then gives the mean. They stay (B, T) because Keras
+        # multiplies a loss by the Keras mask of the logits (the decoder's
+        # padding mask, 0/1 at the same positions) before reducing: a scalar
+        # would be counted once per real token.
+        return per_token * real / ops.maximum(ops.sum(real), 1.0)
 
     def get_config(self):
         config = super().get_config()

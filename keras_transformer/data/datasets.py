@@ -1,0 +1,413 @@
+"""Parallel text as `tf.data` pairs: the built-in corpus, TFDS, or your files.
+
+`load_translation` returns a dataset of `(source_text, target_text)` scalar
+string pairs and a `TranslationInfo`, whatever the origin:
+
+* `"bible_en_es"` (the default): the built-in KJV / Reina-Valera 1909
+  corpus. Offline; prepared from the package files on first use (seconds).
+* any TFDS translation dataset by name, e.g. `"ted_hrlr_translate/pt_to_en"`
+  or `"wmt14_translate/de-en"` (optionally with `:version`). Prepared by
+  TFDS in `data_dir` on first use, which downloads it.
+* `"folder:/path/to/dir"`: your own line-aligned text files, read with
+  `tfds.folder_dataset.TranslateFolder`. The folder must hold only files
+  named `{language}.{split}.txt`, one sentence per line, line *i* of one
+  language translating line *i* of the other, for exactly two languages::
+
+      my_corpus/
+        en.train.txt   es.train.txt
+        en.test.txt    es.test.txt
+
+  Lines are split on every Unicode line boundary (`str.splitlines`: also
+  `\\r`, `\\x0b`, `\\x0c`, `\\x1c`-`\\x1e`, `\\x85`, `\\u2028`, `\\u2029`), so
+  such characters must not occur inside a sentence. Pairs whose source or
+  target line is empty or blank are skipped, and a warning gives how many
+  and which lines.
+
+Offline use of TFDS datasets: when a dataset is not prepared in `data_dir`,
+its download hosts (from the dataset's registered URLs) are probed with a
+short TCP connection timeout first. If none answers, `load_translation`
+raises a `RuntimeError` within seconds that says how to prepare the data on
+another machine, instead of letting the downloader retry for minutes. It
+never substitutes another dataset.
+"""
+
+import dataclasses
+import logging
+import os
+import re
+import socket
+import threading
+import urllib.parse
+import urllib.request
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from keras_transformer.data import bible
+from keras_transformer.layers import checks
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_DATASET = bible.BibleEnEs.name  # "bible_en_es", registered on import
+FOLDER_PREFIX = "folder:"
+# Seconds to wait for a TCP connection (name resolution included) when
+# deciding whether a download can work from this machine.
+PROBE_TIMEOUT_SECONDS = 3.0
+# Probed when a TFDS dataset registers no download URLs: TFDS's own host.
+FALLBACK_PROBE_URL = "https://storage.googleapis.com"
+
+_SUPPORTED = (
+    f"'{BUILTIN_DATASET}' (built in, offline), the name of a TFDS "
+    "translation dataset such as 'ted_hrlr_translate/pt_to_en' or "
+    "'wmt14_translate/de-en' (see `tfds.list_builders()`), or "
+    "'folder:/path/to/dir' for your own files named {language}.{split}.txt"
+)
+_FOLDER_FILE_RE = re.compile(r"^([^.]+)\.([^.]+)\.txt$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TranslationInfo:
+    """What `load_translation` loaded.
+
+    Attributes:
+        dataset: The dataset name as given.
+        split: The split as given.
+        source_language: Language of the first text of each pair.
+        target_language: Language of the second text of each pair.
+        num_examples: Number of pairs in the returned dataset, when known.
+        num_skipped: Pairs left out because a side was empty (folders only).
+        tfds_info: The `tfds.core.DatasetInfo` (features, splits, citation,
+            licence), or `None` for folders.
+    """
+
+    dataset: str
+    split: str
+    source_language: str
+    target_language: str
+    num_examples: int | None
+    num_skipped: int = 0
+    tfds_info: tfds.core.DatasetInfo | None = None
+
+
+def load_translation(
+    dataset=BUILTIN_DATASET,
+    split="train",
+    data_dir=None,
+    source_language=None,
+    target_language=None,
+    download=True,
+):
+    """Loads parallel text as `(source_text, target_text)` pairs.
+
+    The translation direction defaults to the dataset's own (its TFDS
+    supervised keys: en -> es for `bible_en_es`, pt -> en for
+    `ted_hrlr_translate/pt_to_en`). Name one language to translate from or
+    into it; the other is then the remaining one.
+
+    Args:
+        dataset: `"bible_en_es"`, a TFDS dataset name, or `"folder:PATH"`
+            (see the module docstring).
+        split: A split name; TFDS datasets also accept TFDS slicing, e.g.
+            `"train[:10%]"`.
+        data_dir: TFDS data directory, where datasets are prepared and
+            looked for (default: TFDS's, `~/tensorflow_datasets` or
+            `$TFDS_DATA_DIR`). Unused for folders.
+        source_language: The language to translate from.
+        target_language: The language to translate into.
+        download: Whether a TFDS dataset that is not prepared in `data_dir`
+            may be downloaded. The built-in corpus needs no download and is
+            always prepared.
+
+    Returns:
+        `(pairs, info)`: a `tf.data.Dataset` of `(source, target)` pairs of
+        scalar `tf.string` tensors, in the dataset's order, and a
+        `TranslationInfo`.
+
+    Raises:
+        ValueError: for an unknown dataset, split or language, or a folder
+            that does not follow the layout.
+        RuntimeError: when a TFDS dataset is not prepared in `data_dir` and
+            cannot be downloaded (offline, or `download=False`).
+
+    Example:
+
+    >>> pairs, info = load_translation("bible_en_es", split="test",
+    ...                                data_dir=getfixture("tmp_path"))
+    >>> info.source_language, info.target_language, info.num_examples
+    ('en', 'es', 1097)
+    """
+    if not isinstance(dataset, str) or not dataset.strip():
+        raise checks.invalid_argument("dataset", _SUPPORTED, dataset)
+    if not isinstance(split, str) or not split:
+        raise checks.invalid_argument("split", "a split name such as 'train'", split)
+    if dataset.startswith(FOLDER_PREFIX):
+        return _load_folder(dataset, split, source_language, target_language)
+    return _load_tfds(
+        dataset, split, data_dir, source_language, target_language, download
+    )
+
+
+# === TFDS datasets ===
+
+
+def _load_tfds(name, split, data_dir, source_language, target_language, download):
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Expected {_SUPPORTED}. Received: "
+            f"dataset={name!r}"
+        ) from None
+    except ValueError as error:  # e.g. an unknown config of a known dataset
+        raise ValueError(
+            f"Received an invalid value for argument `dataset`, expected "
+            f"{_SUPPORTED}. TFDS says: {error}"
+        ) from None
+    default_direction = _translation_languages(name, builder.info)
+    source, target = _direction(default_direction, source_language, target_language)
+
+    if not builder.is_prepared():
+        if builder.name == BUILTIN_DATASET:
+            builder.download_and_prepare()  # From the package files.
+        elif not download:
+            raise RuntimeError(
+                f"Dataset {name!r} is not prepared in {builder.data_dir} and "
+                f"download=False. {_how_to_prepare(name, builder)}"
+            )
+        else:
+            _check_download_hosts(name, builder)
+            builder.download_and_prepare()
+
+    pairs = builder.as_dataset(split=split, shuffle_files=False)
+    pairs = pairs.map(
+        lambda example: (example[source], example[target]),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    cardinality = int(pairs.cardinality())
+    return pairs, TranslationInfo(
+        dataset=name,
+        split=split,
+        source_language=source,
+        target_language=target,
+        num_examples=cardinality if cardinality >= 0 else None,
+        tfds_info=builder.info,
+    )
+
+
+def _translation_languages(name, info):
+    """The (source, target) language keys of a TFDS translation dataset."""
+    keys = info.supervised_keys
+    features = info.features
+    if (
+        isinstance(keys, tuple)
+        and len(keys) == 2
+        and all(isinstance(key, str) for key in keys)
+        and all(isinstance(features[key], tfds.features.Text) for key in keys)
+    ):
+        return keys
+    if isinstance(features, tfds.features.Translation):
+        languages = tuple(features.languages)
+        if len(languages) == 2:
+            return languages
+    raise ValueError(
+        f"Dataset {name!r} is not a translation dataset between two "
+        f"languages: its features are {features} and its supervised keys "
+        f"{keys}. Expected {_SUPPORTED}. Received: dataset={name!r}"
+    )
+
+
+def _direction(languages, source_language, target_language):
+    """Resolves the (source, target) pair from the dataset's two languages."""
+    for name, value in (
+        ("source_language", source_language),
+        ("target_language", target_language),
+    ):
+        if value is not None and value not in languages:
+            raise checks.invalid_argument(
+                name, f"None or one of {list(languages)}", value
+            )
+    first, second = languages
+    if source_language is None and target_language is None:
+        return first, second
+    if source_language is not None and target_language is not None:
+        if source_language == target_language:
+            raise ValueError(
+                "`source_language` and `target_language` must differ. "
+                f"Received: source_language={source_language!r}, "
+                f"target_language={target_language!r}"
+            )
+        return source_language, target_language
+    if source_language is not None:
+        return source_language, second if source_language == first else first
+    return (second if target_language == first else first), target_language
+
+
+def _how_to_prepare(name, builder):
+    data_dir = os.fspath(builder.data_dir_root)
+    return (
+        "To use it on a machine without internet access, prepare it on one "
+        f"with access (`tfds build {name} --data_dir DIR`, or "
+        f"`tfds.builder({name!r}, data_dir=DIR).download_and_prepare()` in "
+        "Python), copy DIR here and pass it as `data_dir` (`--data_dir` on "
+        f"the command line). Looked in: data_dir={data_dir!r}. The built-in "
+        f"dataset {BUILTIN_DATASET!r} needs no download."
+    )
+
+
+def _check_download_hosts(name, builder):
+    """Raises `RuntimeError` at once if no download host of `builder` answers."""
+    urls = sorted(builder.url_infos or ()) or [FALLBACK_PROBE_URL]
+    addresses = sorted({probe_address(url) for url in urls})
+    reachable = _probe_all(addresses, PROBE_TIMEOUT_SECONDS)
+    unreachable = [a for a, ok in zip(addresses, reachable) if not ok]
+    hosts = ", ".join(f"{host}:{port}" for host, port in unreachable)
+    if len(unreachable) == len(addresses):
+        raise RuntimeError(
+            f"Dataset {name!r} is not prepared in {builder.data_dir} and "
+            f"cannot be downloaded: no connection to its download host(s) "
+            f"{hosts} (probed for {PROBE_TIMEOUT_SECONDS:g} s). "
+            f"{_how_to_prepare(name, builder)}"
+        )
+    if unreachable:
+        logger.warning(
+            "Preparing %r: download host(s) %s did not answer within %g s; "
+            "the download may fail.", name, hosts, PROBE_TIMEOUT_SECONDS,
+        )
+
+
+def probe_address(url):
+    """The (host, port) a download of `url` connects to first.
+
+    That is the proxy's when `urllib` would use one for `url` (the
+    `https_proxy` / `http_proxy` environment variables, unless `no_proxy`
+    exempts the host), the URL's host otherwise.
+    """
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme or "https"
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        proxy_parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"//{proxy}")
+        return proxy_parts.hostname, proxy_parts.port or 8080
+    default_port = 80 if scheme == "http" else 443
+    return parts.hostname, parts.port or default_port
+
+
+def can_reach(host, port, timeout=PROBE_TIMEOUT_SECONDS):
+    """Whether a TCP connection to `host:port` opens within `timeout` seconds.
+
+    Name resolution counts against the timeout too (a socket timeout alone
+    does not bound it), so the answer comes within `timeout` seconds.
+    """
+    return _probe_all([(host, port)], timeout)[0]
+
+
+def _probe_all(addresses, timeout):
+    """Probes all `(host, port)` addresses in parallel; a list of booleans."""
+    results = [False] * len(addresses)
+
+    def connect(index, address):
+        try:
+            with socket.create_connection(address, timeout=timeout):
+                results[index] = True
+        except OSError:
+            pass
+
+    threads = [
+        threading.Thread(target=connect, args=(i, address), daemon=True)
+        for i, address in enumerate(addresses)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        # Threads still resolving a name after the timeout are abandoned.
+        thread.join(timeout)
+    return list(results)
+
+
+# === Folders of text files ===
+
+
+def _load_folder(dataset, split, source_language, target_language):
+    root = os.path.expanduser(dataset[len(FOLDER_PREFIX):])
+    if not os.path.isdir(root):
+        raise ValueError(
+            f"Received an invalid value for argument `dataset`, expected "
+            f"'folder:PATH' with PATH an existing folder. Received: "
+            f"dataset={dataset!r}"
+        )
+    files = sorted(os.listdir(root))
+    # TranslateFolder reads every file in the folder and parses each name.
+    stray = [name for name in files if not _FOLDER_FILE_RE.match(name)]
+    if stray or not files:
+        raise ValueError(
+            f"Folder {root!r} must hold only files named "
+            "{language}.{split}.txt (e.g. en.train.txt and es.train.txt), "
+            f"for two languages. Received: files {files}"
+        )
+    by_split = {}
+    for name in files:
+        language, file_split = _FOLDER_FILE_RE.match(name).groups()
+        by_split.setdefault(file_split, set()).add(language)
+    languages = tuple(sorted(set().union(*by_split.values())))
+    if len(languages) != 2:
+        raise ValueError(
+            f"Folder {root!r} must hold text in exactly two languages. "
+            f"Received: languages {list(languages)} in files {files}"
+        )
+    if split not in by_split:
+        raise ValueError(
+            f"Received an invalid value for argument `split`, expected one "
+            f"of {sorted(by_split)} (the splits in {root!r}). Received: "
+            f"split={split!r}"
+        )
+    missing = [f"{lang}.{split}.txt" for lang in languages if lang not in by_split[split]]
+    if missing:
+        raise ValueError(
+            f"Folder {root!r} lacks {', '.join(missing)}: every split needs "
+            f"one file per language {list(languages)}."
+        )
+    source, target = _direction(languages, source_language, target_language)
+
+    try:
+        builder = tfds.folder_dataset.TranslateFolder(root_dir=root)
+    except ValueError as error:  # Line counts differ between languages.
+        raise ValueError(
+            f"Folder {root!r}: the files of a split must have the same number "
+            f"of lines (line i of one language translates line i of the "
+            f"other). {error}"
+        ) from None
+    examples = builder.as_dataset(split=split)
+    num_lines = builder.info.splits[split].num_examples
+
+    def is_blank(example):
+        return tf.logical_or(
+            tf.equal(tf.strings.length(tf.strings.strip(example[source])), 0),
+            tf.equal(tf.strings.length(tf.strings.strip(example[target])), 0),
+        )
+
+    blank_lines = [
+        int(index) + 1
+        for index, _ in examples.enumerate()
+        .filter(lambda index, example: is_blank(example))
+        .as_numpy_iterator()
+    ]
+    if blank_lines:
+        shown = ", ".join(map(str, blank_lines[:10]))
+        more = ", ..." if len(blank_lines) > 10 else ""
+        logger.warning(
+            "Skipped %d of %d pairs of split %r in %s: the %s or %s line is "
+            "empty (lines %s%s).",
+            len(blank_lines), num_lines, split, root, source, target, shown, more,
+        )
+    pairs = examples.filter(lambda example: tf.logical_not(is_blank(example)))
+    pairs = pairs.map(lambda example: (example[source], example[target]))
+    num_pairs = num_lines - len(blank_lines)
+    pairs = pairs.apply(tf.data.experimental.assert_cardinality(num_pairs))
+    return pairs, TranslationInfo(
+        dataset=dataset,
+        split=split,
+        source_language=source,
+        target_language=target,
+        num_examples=num_pairs,
+        num_skipped=len(blank_lines),
+    )
