@@ -28,12 +28,15 @@ from keras_transformer.data import make_translation_batches
 from keras_transformer.evaluation import corpus_bleu
 from keras_transformer.models import SEQ2SEQ_PRESETS
 from keras_transformer.models import Seq2SeqTransformer
+from keras_transformer.training import PRECISIONS
 from keras_transformer.training import STRATEGIES
 from keras_transformer.training import MaskedAccuracy
 from keras_transformer.training import MaskedSparseCrossentropy
+from keras_transformer.training import ProgressLog
 from keras_transformer.training import TimeBudget
 from keras_transformer.training import TransformerSchedule
 from keras_transformer.training import get_strategy
+from keras_transformer.training import set_precision
 from keras_transformer.translation import Translator
 
 
@@ -56,15 +59,15 @@ def parse_args(argv):
     model.add_argument("--preset", default="cpu_small", choices=sorted(SEQ2SEQ_PRESETS))
     model.add_argument("--norm-first", action="store_true", help="pre-norm blocks")
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=6)
+    training.add_argument("--epochs", type=int, default=10)
     training.add_argument("--steps-per-epoch", type=int, default=None)
-    training.add_argument("--time-budget-minutes", type=float, default=11.0,
+    training.add_argument("--time-budget-minutes", type=float, default=12.0,
                           help="stop training (logged) once this much time is spent")
     training.add_argument("--warmup-steps", type=int, default=800)
     training.add_argument("--learning-rate-scale", type=float, default=2.0)
     training.add_argument("--label-smoothing", type=float, default=0.1)
-    training.add_argument("--mixed-precision", choices=["off", "bfloat16", "float16"],
-                          default="off")
+    training.add_argument("--mixed-precision", choices=PRECISIONS, default="auto",
+                          help="auto: bfloat16 where the hardware has bfloat16 units")
     training.add_argument("--jit-compile", action="store_true")
     training.add_argument("--strategy", choices=STRATEGIES, default="default")
     training.add_argument("--seed", type=int, default=0)
@@ -92,8 +95,7 @@ def main(argv=None):
     output_dir = pathlib.Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
-    if args.mixed_precision != "off":
-        keras.mixed_precision.set_global_policy(f"mixed_{args.mixed_precision}")
+    policy = set_precision(args.mixed_precision)
 
     # === Data ===
     languages = dict(source_language=args.source_language,
@@ -149,7 +151,7 @@ def main(argv=None):
             jit_compile=args.jit_compile,
         )
     print(f"[model] {args.preset}: {model.count_params():,} parameters, "
-          f"strategy with {strategy.num_replicas_in_sync} replica(s)")
+          f"{policy}, strategy with {strategy.num_replicas_in_sync} replica(s)")
 
     # === Training ===
     budget = TimeBudget(args.time_budget_minutes)
@@ -160,13 +162,16 @@ def main(argv=None):
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
         budget,
     ]
+    interactive = sys.stdout.isatty()
+    if not interactive:
+        callbacks.append(ProgressLog(every=25))
     history = model.fit(
         train_batches,
         validation_data=validation_batches,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         callbacks=callbacks,
-        verbose=2 if not sys.stdout.isatty() else 1,
+        verbose=1 if interactive else 2,
     )
     model.save(output_dir / "model.keras")
     train_seconds = time.perf_counter() - started
@@ -192,6 +197,7 @@ def main(argv=None):
         "dataset": args.dataset,
         "direction": f"{info.source_language}-{info.target_language}",
         "preset": args.preset,
+        "precision": policy,
         "parameters": model.count_params(),
         "epochs_completed": len(history.history.get("loss", [])),
         "stopped_by_time_budget": budget.stopped_at is not None,

@@ -141,6 +141,14 @@ def test_compiled_search_equals_eager(trained_model, beam_width, jit_compile):
     np.testing.assert_array_equal(search(tf.constant(SOURCES)), eager)
     # A different batch size and length reuse the same function.
     np.testing.assert_array_equal(search(tf.constant(SOURCES[1:, :4]))[0], eager[1])
+    if not jit_compile:
+        # A limit is the same as a smaller max_length, without retracing.
+        if beam_width == 1:
+            short = greedy_search(trained_model, SOURCES, 3, START, END)
+        else:
+            short, _ = beam_search(trained_model, SOURCES, 3, START, END,
+                                   beam_width=beam_width)
+        np.testing.assert_array_equal(search(SOURCES, 3), short)
 
 
 def test_search_rejects_bad_arguments(trained_model):

@@ -20,7 +20,11 @@ class Translator:
         beam_width: 1 for greedy search, more for beam search.
         alpha: Beam search length-penalty exponent.
         max_output_length: The most tokens to generate; defaults to the
-            model's maximum sequence length minus the start token.
+            model's maximum sequence length minus the start token. A batch
+            also stops at `length_ratio` times its longest source plus 10.
+        length_ratio: Bounds the output length by the source length (see
+            `max_output_length`), so a sentence that never emits the end
+            token costs a bounded time.
         batch_size: Sentences per decoding batch.
         overlength: What to do with a sentence longer than the model's
             maximum: "error" (default) raises; "truncate" cuts it and logs a
@@ -38,6 +42,7 @@ class Translator:
         batch_size=32,
         overlength="error",
         jit_compile=False,
+        length_ratio=2.0,
     ):
         if tokenizer.vocabulary_size > model.decoder_vocabulary_size or (
             tokenizer.vocabulary_size > model.encoder_vocabulary_size
@@ -54,6 +59,8 @@ class Translator:
         self.batch_size = checks.positive_int("batch_size", batch_size)
         self.overlength = checks.one_of("overlength", overlength, {"error", "truncate"})
         self.max_input_length = model.max_sequence_length
+        self.length_ratio = checks.positive_float("length_ratio", length_ratio)
+        self.jit_compile = bool(jit_compile)
         self.max_output_length = checks.positive_int(
             "max_output_length", max_output_length or model.max_sequence_length - 1
         )
@@ -109,7 +116,11 @@ class Translator:
             batch = np.zeros((len(rows), width), "int32")
             for i, row in enumerate(rows):
                 batch[i, : len(source_ids[row])] = source_ids[row]
-            generated = np.asarray(self._search(batch))
+            if self.jit_compile:
+                generated = np.asarray(self._search(batch))
+            else:
+                limit = int(self.length_ratio * width) + 10
+                generated = np.asarray(self._search(batch, limit))
             for i, row in enumerate(rows):
                 outputs[row] = generated[i].tolist()
         return outputs
