@@ -14,7 +14,7 @@ install:
 
 # The main job, on the built-in default data.
 demo: install
-	$(VPY) -m examples.layers_demo
+	$(VPY) -m examples.train_translation
 
 # The default suite: everything except end-to-end tests marked slow.
 test: install

@@ -171,6 +171,7 @@ def main(argv=None):
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles, with its own seed
         verbose=1 if interactive else 2,
     )
     model.save(output_dir / "model.keras")

@@ -157,3 +157,19 @@ def test_padding_never_changes_real_positions(candidate):
     np.testing.assert_allclose(
         np.asarray(padded)[:, :target_length], np.asarray(unpadded), atol=1e-5
     )
+
+
+def test_decoding_benchmark_quick_mode(tmp_path):
+    from benchmarks import decoding_speed
+
+    report = decoding_speed.main(["--quick", "--output", str(tmp_path / "d.json")])
+    saved = json.loads((tmp_path / "d.json").read_text())
+    assert set(saved["results"]) == {
+        "greedy/cached", "greedy/cached/xla", "greedy/uncached",
+        "beam4/cached", "beam4/cached/xla", "beam4/uncached",
+    }
+    for name, ratio in report["speedups"].items():
+        search, variant = name.split(": ")[0], name.split(": ")[1].split(" / ")[0]
+        expected = (saved["results"][f"{search}/uncached"]["median_seconds"]
+                    / saved["results"][f"{search}/{variant}"]["median_seconds"])
+        assert abs(ratio - expected) < 1e-9

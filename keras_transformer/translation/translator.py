@@ -127,6 +127,11 @@ class Translator:
 
     def translate(self, texts):
         """Returns the translations of `texts` (a list of strings)."""
+        if isinstance(texts, (str, bytes)):
+            raise ValueError(
+                "Received an invalid value for argument `texts`, expected a "
+                f"list of strings. Received: texts={texts!r:.200}"
+            )
         texts = list(texts)
         if not texts:
             return []
