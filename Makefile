@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 install:
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install --quiet --upgrade pip
-	@$(VPY) -m pip install --quiet -e ".[test,bench]"
+	@$(VPY) -m pip install --quiet -e ".[test,bench,export]"
 
 # The main job, on the built-in default data.
 demo: install
@@ -26,3 +26,5 @@ test-all: install
 
 bench: install
 	$(VPY) -m benchmarks.train_throughput
+	$(VPY) -m benchmarks.decoding_speed
+	$(VPY) -m benchmarks.serving_latency

@@ -63,8 +63,8 @@ def parse_args(argv):
     training.add_argument("--steps-per-epoch", type=int, default=None)
     training.add_argument("--time-budget-minutes", type=float, default=12.0,
                           help="stop training (logged) once this much time is spent")
-    training.add_argument("--warmup-steps", type=int, default=800)
-    training.add_argument("--learning-rate-scale", type=float, default=2.0)
+    training.add_argument("--warmup-steps", type=int, default=400)
+    training.add_argument("--learning-rate-scale", type=float, default=1.0)
     training.add_argument("--label-smoothing", type=float, default=0.1)
     training.add_argument("--mixed-precision", choices=PRECISIONS, default="auto",
                           help="auto: bfloat16 where the hardware has bfloat16 units")

@@ -1,0 +1,128 @@
+"""Where an export puts its files: TensorFlow Serving's layout.
+
+TF Serving watches a model base path `EXPORT_DIR/NAME/` and serves its
+numbered version folders; it reads only the SavedModel at the top of a
+version folder and leaves `assets.extra/` to the user. Everything else an
+export writes therefore lives there:
+
+    EXPORT_DIR/NAME/VERSION/
+        saved_model.pb, variables/, assets/, fingerprint.pb   (SavedModel)
+        assets.extra/
+            export.json                 manifest: config, signatures, checks
+            tokenizer/                  `SubwordTokenizer.save` output
+            onnx/forward.onnx           (B, S) + (B, T) ids -> (B, T, V) logits
+            onnx/encoder.onnx           (B, S) ids -> cross-attention caches
+            onnx/decoder_step.onnx      one cached decoder step
+
+A version folder is written under a temporary name that TF Serving ignores
+(it is not a number) and renamed once every check passed, so a server never
+sees a half-written or unverified version.
+"""
+
+import json
+import pathlib
+
+from keras_transformer.layers import checks
+
+FORMATS = ("savedmodel", "onnx")
+ASSETS_EXTRA = "assets.extra"
+MANIFEST_FILENAME = "export.json"
+TOKENIZER_DIRNAME = "tokenizer"
+ONNX_DIRNAME = "onnx"
+ONNX_PARTS = ("forward", "encoder", "decoder_step")
+MANIFEST_FORMAT_VERSION = 1
+
+
+def version_dir(output_dir, name, version):
+    """`output_dir/name/version`, with `name` and `version` checked."""
+    if not isinstance(name, str) or not name or not _is_plain_name(name):
+        raise checks.invalid_argument(
+            "name", "a non-empty model name of letters, digits, '-', '_' or '.'",
+            name,
+        )
+    version = checks.positive_int("version", version)
+    return pathlib.Path(output_dir) / name / str(version)
+
+
+def manifest_path(path):
+    return pathlib.Path(path) / ASSETS_EXTRA / MANIFEST_FILENAME
+
+
+def tokenizer_dir(path):
+    return pathlib.Path(path) / ASSETS_EXTRA / TOKENIZER_DIRNAME
+
+
+def onnx_dir(path):
+    return pathlib.Path(path) / ASSETS_EXTRA / ONNX_DIRNAME
+
+
+def onnx_path(path, part):
+    checks.one_of("part", part, ONNX_PARTS)
+    return onnx_dir(path) / f"{part}.onnx"
+
+
+def write_manifest(path, manifest):
+    target = manifest_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def read_manifest(path):
+    """Reads the manifest of a version folder written by the exporter."""
+    source = manifest_path(path)
+    if not source.is_file():
+        raise ValueError(
+            "Received an invalid value for argument `path`, expected a "
+            f"version folder written by the keras_transformer exporter (with "
+            f"{ASSETS_EXTRA}/{MANIFEST_FILENAME}). Received: path={str(path)!r}"
+        )
+    manifest = json.loads(source.read_text())
+    if manifest.get("format_version") != MANIFEST_FORMAT_VERSION:
+        raise ValueError(
+            f"{source} has format_version={manifest.get('format_version')!r}; "
+            f"this version of keras_transformer reads {MANIFEST_FORMAT_VERSION}."
+        )
+    return manifest
+
+
+def resolve_version(model_path, version=None):
+    """Finds the version folder to serve, as TF Serving does.
+
+    Args:
+        model_path: A model base path (`EXPORT_DIR/NAME`, holding numbered
+            versions) or a version folder itself.
+        version: The version to serve; `None` picks the highest.
+
+    Returns:
+        `(version, version_path)`.
+    """
+    model_path = pathlib.Path(model_path)
+    if manifest_path(model_path).is_file() and version is None:
+        if model_path.name.isdigit():
+            return int(model_path.name), model_path
+        return read_manifest(model_path)["version"], model_path
+    versions = sorted(
+        int(child.name)
+        for child in (model_path.iterdir() if model_path.is_dir() else ())
+        if child.name.isdigit() and manifest_path(child).is_file()
+    )
+    if not versions:
+        raise ValueError(
+            "Received an invalid value for argument `model_path`, expected a "
+            "model base path with numbered version folders written by the "
+            "exporter (EXPORT_DIR/NAME/VERSION/), or a version folder. "
+            f"Received: model_path={str(model_path)!r}"
+        )
+    if version is None:
+        version = versions[-1]
+    version = checks.positive_int("version", version)
+    if version not in versions:
+        raise checks.invalid_argument(
+            "version", f"one of the exported versions {versions}", version
+        )
+    return version, model_path / str(version)
+
+
+def _is_plain_name(name):
+    return all(c.isalnum() or c in "-_." for c in name) and name not in (".", "..")
+
