@@ -53,11 +53,18 @@ def parse_args(argv):
     data.add_argument("--vocabulary-size", type=int, default=8000)
     data.add_argument("--max-length", type=int, default=128,
                       help="most subword ids per sentence; longer pairs are dropped and counted")
-    data.add_argument("--tokens-per-batch", type=int, default=4096)
+    # Small batches: within a 12-minute budget, 2048-token batches reach a
+    # lower validation loss than 4096-token ones for the same tokens seen.
+    data.add_argument("--tokens-per-batch", type=int, default=2048)
     data.add_argument("--train-split", default="train")
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default="cpu_small", choices=sorted(SEQ2SEQ_PRESETS))
-    model.add_argument("--norm-first", action="store_true", help="pre-norm blocks")
+    model.add_argument("--norm-first", action=argparse.BooleanOptionalAction, default=True,
+                       help="pre-norm blocks (--no-norm-first: the paper's post-norm)")
+    # No dropout by default: a 12-minute run sees each pair about three
+    # times, too few to overfit, and dropout slows early learning.
+    model.add_argument("--dropout", type=float, default=0.0,
+                       help="residual and embedding dropout (the preset's: 0.1)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=10)
     training.add_argument("--steps-per-epoch", type=int, default=None)
@@ -139,6 +146,7 @@ def main(argv=None):
             max_sequence_length=args.max_length,
             share_embeddings=True,
             norm_first=args.norm_first,
+            dropout=args.dropout,
         )
         schedule = TransformerSchedule(model.hidden_dim, args.warmup_steps,
                                        scale=args.learning_rate_scale)

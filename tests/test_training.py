@@ -97,7 +97,8 @@ class TestSeq2SeqTransformer:
     @pytest.mark.parametrize(
         "options",
         [{}, {"norm_first": True, "positional_encoding": "learned"},
-         {"share_embeddings": True, "tie_output_embeddings": False}],
+         {"share_embeddings": True, "tie_output_embeddings": False},
+         {"dtype": "mixed_bfloat16"}],
     )
     def test_config_and_keras_round_trip(self, tmp_path, options):
         model = Seq2SeqTransformer.from_preset("cpu_tiny", encoder_vocabulary_size=20, **options)
@@ -107,6 +108,7 @@ class TestSeq2SeqTransformer:
         model.save(path)
         loaded = keras.saving.load_model(path)
         assert type(loaded) is Seq2SeqTransformer
+        assert loaded.dtype_policy.name == model.dtype_policy.name
         np.testing.assert_array_equal(loaded(self.inputs), model(self.inputs))
 
     def test_separate_vocabularies_and_shapes(self):
@@ -185,7 +187,6 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
 def test_mirrored_strategy_matches_single_device():
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED_SCRIPT], capture_output=True, text=True,

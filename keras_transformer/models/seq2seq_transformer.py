@@ -182,9 +182,12 @@ class Seq2SeqTransformer(keras.Model):
                 "decoder_token_ids": decoder_token_ids,
             },
             outputs=logits,
-            dtype=dtype,
             **kwargs,
         )
+        if dtype is not None:
+            # A functional model does not take its policy from `dtype`; set it
+            # so that `get_config` records the policy the layers were built with.
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         # === Config ===
         self.encoder_vocabulary_size = encoder_vocabulary_size
@@ -367,8 +370,14 @@ class Seq2SeqTransformer(keras.Model):
             "scale_embeddings": self.scale_embeddings,
             "share_embeddings": self.share_embeddings,
             "tie_output_embeddings": self.tie_output_embeddings,
+            # The policy, so a model trained under mixed precision loads
+            # under the same one.
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)

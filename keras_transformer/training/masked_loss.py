@@ -60,10 +60,25 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         # multiplies a loss by the Keras mask of the logits (the decoder's
         # padding mask, 0/1 at the same positions) before reducing: a scalar
         # would be counted once per real token.
-        return per_token * real / ops.maximum(ops.sum(real), 1.0)
+        return per_token * real / (ops.maximum(ops.sum(real), 1.0) * _num_replicas())
 
     def get_config(self):
         config = super().get_config()
         config.pop("reduction", None)
         config.update({"label_smoothing": self.label_smoothing, "pad_id": self.pad_id})
         return config
+
+
+def _num_replicas():
+    """Replicas of the current `tf.distribute` strategy (1 outside one).
+
+    Keras divides its built-in mean losses by this, because a strategy sums
+    the replicas' gradients and Keras multiplies the logged loss back; a
+    "sum"-reduced loss must do the same itself, or MirroredStrategy trains
+    with N times the gradient and logs N times the loss.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return 1.0
+    import tensorflow as tf
+
+    return float(tf.distribute.get_strategy().num_replicas_in_sync)
