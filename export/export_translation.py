@@ -19,7 +19,8 @@ import argparse
 import pathlib
 import sys
 
-from keras_transformer.export import DEFAULT_OPSET
+from keras_transformer.cli import add_export_arguments
+from keras_transformer.cli import export_keyword_arguments
 from keras_transformer.export import export_translation
 
 
@@ -34,16 +35,7 @@ def parse_args(argv):
     parser.add_argument("--model", default=None, help="override: the .keras file")
     parser.add_argument("--tokenizer", default=None, help="override: the tokenizer folder")
     parser.add_argument("--output", default="exports", help="export root")
-    parser.add_argument("--name", default="translator")
-    parser.add_argument("--version", type=int, default=1)
-    parser.add_argument("--formats", default="savedmodel,onnx")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
-    parser.add_argument("--max-output-length", type=int, default=None)
-    parser.add_argument("--beam-width", type=int, default=4)
-    parser.add_argument("--alpha", type=float, default=0.6)
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--no-text-signatures", action="store_true",
-                        help="ids-only SavedModel: loads without TensorFlow Text ops")
+    add_export_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -55,15 +47,7 @@ def main(argv=None):
         args.model or training_dir / "model.keras",
         args.tokenizer or training_dir / "tokenizer",
         args.output,
-        name=args.name,
-        version=args.version,
-        formats=args.formats,
-        opset=args.opset,
-        max_output_length=args.max_output_length,
-        beam_width=args.beam_width,
-        alpha=args.alpha,
-        overwrite=args.overwrite,
-        text_signatures=not args.no_text_signatures,
+        **export_keyword_arguments(args),
     )
     checks = manifest["verification"]["checks"]
     print(f"[export] {manifest['formats']} -> {manifest['path']}")

@@ -3,7 +3,13 @@
     keras-transformer export --model artifacts/translation/model.keras \\
         --tokenizer artifacts/translation/tokenizer --output exports \\
         --name en_es --version 1 --formats savedmodel,onnx
+    keras-transformer export-encoder --model artifacts/ner/model.keras \\
+        --tokenizer artifacts/ner/tokenizer --output exports --name ner \\
+        --labels artifacts/ner/tags.json
     keras-transformer serve --model-dir exports/en_es --runtime onnx
+
+(`export-encoder` exports a fine-tuned BERT task model; `serve` serves
+either kind of export.)
 
 (`python -m keras_transformer.cli ...` where the console script is not
 installed.) Wrong arguments exit with status 2 and a one-line message.
@@ -19,18 +25,7 @@ def _export(args):
     from keras_transformer.export import export_translation
 
     manifest = export_translation(
-        args.model,
-        args.tokenizer,
-        args.output,
-        name=args.name,
-        version=args.version,
-        formats=args.formats,
-        opset=args.opset,
-        max_output_length=args.max_output_length,
-        beam_width=args.beam_width,
-        alpha=args.alpha,
-        overwrite=args.overwrite,
-        text_signatures=not args.no_text_signatures,
+        args.model, args.tokenizer, args.output, **export_keyword_arguments(args)
     )
     checks = manifest["verification"]["checks"]
     print(f"Exported {manifest['formats']} to {manifest['path']}; "
@@ -40,9 +35,28 @@ def _export(args):
     return 0
 
 
+def _export_encoder(args):
+    from keras_transformer.export import export_encoder_model
+
+    options = {}
+    if args.opset is not None:
+        options["opset"] = args.opset
+    manifest = export_encoder_model(
+        args.model, args.tokenizer, args.output, name=args.name,
+        version=args.version, formats=args.formats, task=args.task,
+        labels=args.labels, qa_config=args.qa_config, overwrite=args.overwrite,
+        **options,
+    )
+    checks = manifest["verification"]["checks"]
+    print(f"Exported the {manifest['task']} model ({manifest['formats']}) to "
+          f"{manifest['path']}; {len(checks)} checks against the Keras model "
+          f"passed (outputs within {manifest['verification']['logits_atol']:g}).")
+    return 0
+
+
 def _serve(args):
-    from keras_transformer.serving import ServedModel
     from keras_transformer.serving import ServingLimits
+    from keras_transformer.serving import load_served_model
     from keras_transformer.serving import serve
 
     if not _is_loopback(args.host):
@@ -57,7 +71,7 @@ def _serve(args):
         max_text_tokens=args.max_text_tokens,
         request_timeout_s=args.request_timeout,
     )
-    model = ServedModel(
+    model = load_served_model(
         args.model_dir,
         runtime=args.runtime,
         name=args.model_name,
@@ -94,10 +108,52 @@ def _is_loopback(host):
         return False
 
 
+def add_export_arguments(parser):
+    """Adds the options of `export_translation` (all but its three paths).
+
+    Shared with `export/export_translation.py`, so both spell them alike.
+    """
+    parser.add_argument("--name", default="translator", help="model name")
+    parser.add_argument("--version", type=int, default=1, help="model version (> 0)")
+    parser.add_argument("--formats", default="savedmodel,onnx",
+                        help="comma-separated: savedmodel, onnx")
+    parser.add_argument("--opset", type=int, default=None,
+                        help="ONNX opset, 17 or 18 (default: the exporter's, 17)")
+    parser.add_argument("--max-output-length", type=int, default=None,
+                        help="most ids generated (default: max_sequence_length - 1)")
+    parser.add_argument("--beam-width", type=int, default=4)
+    parser.add_argument("--alpha", type=float, default=0.6, help="length-penalty exponent")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing version folder")
+    parser.add_argument("--no-text-signatures", action="store_true",
+                        help="leave out translate/translate_greedy, whose graphs need "
+                             "TensorFlow Text ops, so that any TF Serving loads the "
+                             "SavedModel")
+    return parser
+
+
+def export_keyword_arguments(args):
+    """The keyword arguments of `export_translation` from parsed options."""
+    options = dict(
+        name=args.name,
+        version=args.version,
+        formats=args.formats,
+        max_output_length=args.max_output_length,
+        beam_width=args.beam_width,
+        alpha=args.alpha,
+        overwrite=args.overwrite,
+        text_signatures=not args.no_text_signatures,
+    )
+    if args.opset is not None:
+        options["opset"] = args.opset
+    return options
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-transformer",
-        description="Export a trained keras_transformer translation model and serve it.",
+        description="Export a trained keras_transformer translation or BERT task "
+                    "model and serve it.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -110,22 +166,40 @@ def build_parser():
     export.add_argument("--tokenizer", required=True, help="its tokenizer folder")
     export.add_argument("--output", required=True,
                         help="export root; the model goes to OUTPUT/NAME/VERSION/")
-    export.add_argument("--name", default="translator", help="model name")
-    export.add_argument("--version", type=int, default=1, help="model version (> 0)")
-    export.add_argument("--formats", default="savedmodel,onnx",
-                        help="comma-separated: savedmodel, onnx")
-    export.add_argument("--opset", type=int, default=17, help="ONNX opset (17 or 18)")
-    export.add_argument("--max-output-length", type=int, default=None,
-                        help="most ids generated (default: max_sequence_length - 1)")
-    export.add_argument("--beam-width", type=int, default=4)
-    export.add_argument("--alpha", type=float, default=0.6, help="length-penalty exponent")
-    export.add_argument("--overwrite", action="store_true",
-                        help="replace an existing version folder")
-    export.add_argument("--no-text-signatures", action="store_true",
-                        help="leave out translate/translate_greedy, whose graphs need "
-                             "TensorFlow Text ops, so that any TF Serving loads the "
-                             "SavedModel")
+    add_export_arguments(export)
     export.set_defaults(run=_export)
+
+    encoder = commands.add_parser(
+        "export-encoder",
+        help="write a verified SavedModel and ONNX export of a fine-tuned BERT "
+             "task model (BertTokenClassifier, BertSpanExtractor, BertClassifier)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    encoder.add_argument("--model", required=True, help="the fine-tuned model's .keras file")
+    encoder.add_argument("--tokenizer", required=True, help="its BertTokenizer folder")
+    encoder.add_argument("--output", required=True,
+                         help="export root; the model goes to OUTPUT/NAME/VERSION/")
+    encoder.add_argument("--name", required=True, help="model name")
+    encoder.add_argument("--version", type=int, default=1, help="model version (> 0)")
+    encoder.add_argument("--formats", default="savedmodel,onnx",
+                         help="comma-separated: savedmodel, onnx")
+    encoder.add_argument("--opset", type=int, default=None,
+                         help="ONNX opset, 17 or 18 (default: the exporter's, 17)")
+    encoder.add_argument("--task", default=None,
+                         choices=["token_classification", "question_answering",
+                                  "classification"],
+                         help="default: inferred from the model's class")
+    encoder.add_argument("--labels", default=None,
+                         help="JSON list (or one per line) of the tag names (token "
+                              "classification, required) or class names")
+    encoder.add_argument("--qa-config", default=None,
+                         help="question answering: JSON of the windowing and "
+                              "decoding settings (qa_config.json of "
+                              "examples/finetune_qa.py); default: BERT's, scaled "
+                              "to the model's maximum length")
+    encoder.add_argument("--overwrite", action="store_true",
+                         help="replace an existing version folder")
+    encoder.set_defaults(run=_export_encoder)
 
     serve = commands.add_parser(
         "serve",

@@ -20,7 +20,7 @@ import tensorflow_datasets as tfds
 
 from keras_transformer import data
 from keras_transformer.data import SubwordTokenizer
-from keras_transformer.data import datasets
+from keras_transformer.data import tfds_access
 from keras_transformer.data import pipeline
 
 CORPUS_DIR = Path(data.__file__).parent / "bible_en_es"
@@ -278,7 +278,7 @@ def test_load_translation_rejects_bad_arguments(bible_data_dir, kwargs, message)
 def test_tfds_translation_dataset_with_mock_data(tmp_path, monkeypatch):
     # Pretend the download host answers; mock_data makes downloading a no-op
     # and yields fake examples.
-    monkeypatch.setattr(datasets, "_probe_all", lambda addresses, timeout: [True] * len(addresses))
+    monkeypatch.setattr(tfds_access, "_probe_all", lambda addresses, timeout: [True] * len(addresses))
     with tfds.testing.mock_data(num_examples=4):
         pairs, info = data.load_translation(
             "ted_hrlr_translate/pt_to_en", data_dir=tmp_path
@@ -300,7 +300,7 @@ def test_unprepared_dataset_offline_fails_fast(tmp_path, monkeypatch):
         probed.extend(addresses)
         return [False] * len(addresses)
 
-    monkeypatch.setattr(datasets, "_probe_all", offline)
+    monkeypatch.setattr(tfds_access, "_probe_all", offline)
     start = time.perf_counter()
     with pytest.raises(RuntimeError, match=r"(?s)not prepared in .*www\.phontron\.com:80.*"
                        r"prepare it on one with access.*data_dir"):
@@ -310,7 +310,7 @@ def test_unprepared_dataset_offline_fails_fast(tmp_path, monkeypatch):
 
 
 def test_unprepared_dataset_with_download_false_fails_without_probing(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "_probe_all", pytest.fail)
+    monkeypatch.setattr(tfds_access, "_probe_all", pytest.fail)
     with pytest.raises(RuntimeError, match="download=False.*tfds build wmt14_translate/de-en"):
         data.load_translation("wmt14_translate/de-en", data_dir=tmp_path, download=False)
 
@@ -318,8 +318,8 @@ def test_unprepared_dataset_with_download_false_fails_without_probing(tmp_path, 
 def test_real_probe_fails_fast_against_an_unroutable_host(tmp_path, monkeypatch):
     # 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never routed, so the real probe
     # times out or is refused, with or without internet access.
-    monkeypatch.setattr(datasets, "probe_address", lambda url: ("192.0.2.1", 9))
-    monkeypatch.setattr(datasets, "PROBE_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(tfds_access, "probe_address", lambda url: ("192.0.2.1", 9))
+    monkeypatch.setattr(tfds_access, "PROBE_TIMEOUT_SECONDS", 1.0)
     start = time.perf_counter()
     with pytest.raises(RuntimeError, match=r"192\.0\.2\.1:9 \(probed for 1 s\)"):
         data.load_translation("ted_hrlr_translate/pt_to_en", data_dir=tmp_path)
@@ -329,19 +329,19 @@ def test_real_probe_fails_fast_against_an_unroutable_host(tmp_path, monkeypatch)
 def test_can_reach_a_listening_socket_and_not_a_closed_port():
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        assert datasets.can_reach("127.0.0.1", port, timeout=1.0)
+        assert tfds_access.can_reach("127.0.0.1", port, timeout=1.0)
     start = time.perf_counter()
-    assert not datasets.can_reach("192.0.2.1", 9, timeout=0.5)
+    assert not tfds_access.can_reach("192.0.2.1", 9, timeout=0.5)
     assert time.perf_counter() - start < 2
 
 
 def test_probe_address_uses_the_proxy(monkeypatch):
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
     monkeypatch.setenv("no_proxy", "")
-    assert datasets.probe_address("https://data.statmt.org/x.tgz") == ("proxy.example", 3128)
+    assert tfds_access.probe_address("https://data.statmt.org/x.tgz") == ("proxy.example", 3128)
     monkeypatch.delenv("https_proxy")
     monkeypatch.delenv("HTTPS_PROXY", raising=False)
-    assert datasets.probe_address("https://data.statmt.org/x.tgz") == ("data.statmt.org", 443)
+    assert tfds_access.probe_address("https://data.statmt.org/x.tgz") == ("data.statmt.org", 443)
 
 
 def write_lines(path, lines):

@@ -26,7 +26,6 @@ from keras_transformer.export import check_onnx_graph
 from keras_transformer.export import export_onnx
 from keras_transformer.export import export_translation
 from keras_transformer.export import layout
-from keras_transformer.export import make_demo_export
 from keras_transformer.export import onnx_search
 from keras_transformer.export import signatures
 from keras_transformer.export import tf2onnx_compat
@@ -40,21 +39,6 @@ from keras_transformer.translation import Translator
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PAD, START, END = 0, 2, 3
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo export (random cpu_tiny weights, 400-id tokenizer), made
-    once per test session and shared by the export, serving and CLI tests.
-
-    Returns `(manifest, version path, Keras model, tokenizer)`.
-    """
-    base = tmp_path_factory.getbasetemp()
-    manifest = make_demo_export(base / "demo_export", data_dir=base / "tfds")
-    training = base / "demo_export" / "training"
-    model = keras.saving.load_model(training / "model.keras", compile=False)
-    tokenizer = SubwordTokenizer.load(training / "tokenizer")
-    return manifest, pathlib.Path(manifest["path"]), model, tokenizer
 
 
 # === The NumPy 2 fix for tf2onnx ===
@@ -92,8 +76,8 @@ def test_patch_is_idempotent():
     assert first.graph.np is view
 
 
-def test_large_model_export_runs_in_onnxruntime(tmp_path, demo):
-    _, _, model, _ = demo
+def test_large_model_export_runs_in_onnxruntime(tmp_path, translation_demo):
+    _, _, model, _ = translation_demo
     paths = export_onnx(model, tmp_path, large_model=True)
     assert (tmp_path / "forward.onnx.data").stat().st_size > 0
     for path in paths.values():
@@ -226,8 +210,8 @@ def test_searches_reject_bad_sources():
 # === The demo export ===
 
 
-def test_export_has_tf_serving_layout_and_a_passing_manifest(demo):
-    manifest, path, _, tokenizer = demo
+def test_export_has_tf_serving_layout_and_a_passing_manifest(translation_demo):
+    manifest, path, _, tokenizer = translation_demo
     assert path.parent.name == "demo" and path.name == "1"
     assert (path / "saved_model.pb").is_file()
     assert (path / "variables").is_dir()
@@ -254,8 +238,8 @@ def test_export_has_tf_serving_layout_and_a_passing_manifest(demo):
     assert set(on_disk["signatures"]) == {*signatures.SIGNATURE_NAMES, "serving_default"}
 
 
-def test_onnx_graphs_have_named_dynamic_axes_and_per_layer_caches(demo):
-    _, path, model, _ = demo
+def test_onnx_graphs_have_named_dynamic_axes_and_per_layer_caches(translation_demo):
+    _, path, model, _ = translation_demo
     step = onnx.load(str(layout.onnx_path(path, "decoder_step")))
     assert {entry.version for entry in step.opset_import if entry.domain in ("", "ai.onnx")} == {17}
 
@@ -279,8 +263,8 @@ def test_onnx_graphs_have_named_dynamic_axes_and_per_layer_caches(demo):
     }
 
 
-def test_saved_model_signatures_on_new_inputs(demo):
-    manifest, path, model, tokenizer = demo
+def test_saved_model_signatures_on_new_inputs(translation_demo):
+    manifest, path, model, tokenizer = translation_demo
     loaded = tf.saved_model.load(str(path))
     assert set(loaded.signatures) == {*signatures.SIGNATURE_NAMES, "serving_default"}
     texts = ["God is love.", "The earth was without form, and void."]
@@ -298,8 +282,8 @@ def test_saved_model_signatures_on_new_inputs(demo):
     np.testing.assert_allclose(logits, expected, atol=1e-4)
 
 
-def test_saved_model_rejects_over_long_and_out_of_range_ids(demo):
-    _, path, model, _ = demo
+def test_saved_model_rejects_over_long_and_out_of_range_ids(translation_demo):
+    _, path, model, _ = translation_demo
     generate = tf.saved_model.load(str(path)).signatures["generate_greedy"]
     too_long = np.ones((1, model.max_sequence_length + 1), np.int32)
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_sequence_length"):
@@ -308,8 +292,8 @@ def test_saved_model_rejects_over_long_and_out_of_range_ids(demo):
         generate(encoder_token_ids=np.array([[5, 100000]], np.int32))
 
 
-def test_onnx_search_matches_keras_generation_on_new_sources(demo):
-    manifest, path, model, tokenizer = demo
+def test_onnx_search_matches_keras_generation_on_new_sources(translation_demo):
+    manifest, path, model, tokenizer = translation_demo
     decoding = DecodingConfig.from_json(manifest["decoding"])
     onnx_model = OnnxSeq2Seq(layout.onnx_dir(path))
     rng = np.random.default_rng(7)
@@ -327,8 +311,8 @@ def test_onnx_search_matches_keras_generation_on_new_sources(demo):
             np.testing.assert_array_equal(got, search(source))
 
 
-def test_saved_model_cli_shows_and_runs_the_signatures(demo):
-    _, path, _, _ = demo
+def test_saved_model_cli_shows_and_runs_the_signatures(translation_demo):
+    _, path, _, _ = translation_demo
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
     shown = subprocess.run([str(cli), "show", "--all", "--dir", str(path)],
@@ -348,8 +332,8 @@ def test_saved_model_cli_shows_and_runs_the_signatures(demo):
     assert "Result for output key translation" in ran.stdout
 
 
-def test_verification_fails_loudly_when_outputs_differ(demo):
-    manifest, path, model, tokenizer = demo
+def test_verification_fails_loudly_when_outputs_differ(translation_demo):
+    manifest, path, model, tokenizer = translation_demo
     other = Seq2SeqTransformer.from_config(model.get_config())
     other.set_weights([w + 0.05 for w in model.get_weights()])
     decoding = DecodingConfig.from_json(manifest["decoding"])
@@ -361,14 +345,14 @@ def test_verification_fails_loudly_when_outputs_differ(demo):
 # === Export arguments and failures ===
 
 
-def test_export_refuses_an_existing_version(demo, tmp_path):
-    manifest, path, model, tokenizer = demo
+def test_export_refuses_an_existing_version(translation_demo, tmp_path):
+    manifest, path, model, tokenizer = translation_demo
     with pytest.raises(ValueError, match="exists already"):
         export_translation(model, tokenizer, path.parent.parent, name="demo", version=1)
 
 
-def test_export_rejects_bad_arguments(demo, tmp_path):
-    _, _, model, tokenizer = demo
+def test_export_rejects_bad_arguments(translation_demo, tmp_path):
+    _, _, model, tokenizer = translation_demo
     for kwargs, message in (
         ({"formats": "savedmodel,tflite"}, "argument `formats`"),
         ({"formats": []}, "argument `formats`"),
@@ -384,17 +368,17 @@ def test_export_rejects_bad_arguments(demo, tmp_path):
     assert not any(tmp_path.rglob("saved_model.pb"))
 
 
-def test_export_rejects_a_tokenizer_larger_than_the_model(demo, tmp_path):
-    _, _, _, tokenizer = demo
+def test_export_rejects_a_tokenizer_larger_than_the_model(translation_demo, tmp_path):
+    _, _, _, tokenizer = translation_demo
     small = Seq2SeqTransformer.from_preset("cpu_tiny", encoder_vocabulary_size=50)
     with pytest.raises(ValueError, match="does not match the model"):
         export_translation(small, tokenizer, tmp_path)
 
 
-def test_failed_export_leaves_nothing_behind(demo, tmp_path, monkeypatch):
+def test_failed_export_leaves_nothing_behind(translation_demo, tmp_path, monkeypatch):
     from keras_transformer.export import exporter
 
-    _, _, model, tokenizer = demo
+    _, _, model, tokenizer = translation_demo
 
     def failing_export(model, directory, **kwargs):
         pathlib.Path(directory).mkdir(parents=True)
@@ -420,7 +404,8 @@ def test_as_float32_rebuilds_a_mixed_precision_model_with_its_weights():
     assert keras.config.dtype_policy().name == "float32"
     for a, b in zip(mixed.get_weights(), clone.get_weights()):
         np.testing.assert_array_equal(a, b)
-    reference = Seq2SeqTransformer.from_config(mixed.get_config())
+    # The config records the mixed policy; the reference runs in float32.
+    reference = Seq2SeqTransformer.from_config({**mixed.get_config(), "dtype": "float32"})
     reference.set_weights(mixed.get_weights())
     inputs = {"encoder_token_ids": np.array([[5, 6, 7, 0]]),
               "decoder_token_ids": np.array([[2, 9]])}
@@ -429,10 +414,9 @@ def test_as_float32_rebuilds_a_mixed_precision_model_with_its_weights():
 
 
 @pytest.mark.slow
-def test_mixed_precision_model_exports_in_float32(demo, tmp_path):
-    _, _, model, tokenizer = demo
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    mixed = Seq2SeqTransformer.from_config(model.get_config())
+def test_mixed_precision_model_exports_in_float32(translation_demo, tmp_path):
+    _, _, model, tokenizer = translation_demo
+    mixed = Seq2SeqTransformer.from_config({**model.get_config(), "dtype": "mixed_bfloat16"})
     mixed.set_weights(model.get_weights())
     manifest = export_translation(mixed, tokenizer, tmp_path, name="mixed",
                                   max_output_length=6, beam_width=2)
@@ -447,8 +431,8 @@ def test_mixed_precision_model_exports_in_float32(demo, tmp_path):
 
 
 @pytest.mark.slow
-def test_opset_18_export(demo, tmp_path):
-    _, _, model, tokenizer = demo
+def test_opset_18_export(translation_demo, tmp_path):
+    _, _, model, tokenizer = translation_demo
     manifest = export_translation(model, tokenizer, tmp_path, formats="onnx",
                                   opset=18, max_output_length=5, beam_width=2)
     assert manifest["onnx"]["opset"] == 18

@@ -10,21 +10,17 @@ import http.client
 import json
 import pathlib
 import shutil
-import signal
 import socket
 import subprocess
 import threading
 import time
 
-import keras
 import numpy as np
 import pytest
 
 from export import load_test
-from keras_transformer.data import SubwordTokenizer
 from keras_transformer.data import encode_for_translation
 from keras_transformer.export import DecodingConfig
-from keras_transformer.export import make_demo_export
 from keras_transformer.generation import make_search_fn
 from keras_transformer.serving import MicroBatcher
 from keras_transformer.serving import RequestError
@@ -46,13 +42,10 @@ TEXTS = ["In the beginning God created the heaven and the earth.", "Jesus wept."
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The shared demo export (see tests/test_export.py) and Keras answers."""
-    base = tmp_path_factory.getbasetemp()
-    manifest = make_demo_export(base / "demo_export", data_dir=base / "tfds")
-    training = base / "demo_export" / "training"
-    model = keras.saving.load_model(training / "model.keras", compile=False)
-    tokenizer = SubwordTokenizer.load(training / "tokenizer")
+def demo(translation_demo):
+    """The shared demo export (`translation_demo` in tests/conftest.py) and
+    Keras answers."""
+    manifest, path, model, tokenizer = translation_demo
     decoding = DecodingConfig.from_json(manifest["decoding"])
     searches = {
         width: make_search_fn(model, decoding.max_output_length, decoding.start_id,
@@ -70,7 +63,7 @@ def demo(tmp_path_factory):
         return np.asarray(searches[width](np.asarray(ids, np.int32))).tolist()
 
     return {
-        "path": pathlib.Path(manifest["path"]),
+        "path": path,
         "model": model,
         "tokenizer": tokenizer,
         "translate": translate,
@@ -454,7 +447,7 @@ def test_load_script_accepts_loopback_forms():
 def test_sigterm_stops_the_server_gracefully(servers):
     server = servers["onnx"]
     assert predict(server.port, {"instances": TEXTS[:1]})[0] == 200
-    server.process.send_signal(signal.SIGTERM)
+    server.terminate()
     assert server.process.wait(timeout=30) == 0
     deadline = time.monotonic() + 10
     while "Server stopped.\n" not in server.stdout_lines and time.monotonic() < deadline:

@@ -35,26 +35,18 @@ import dataclasses
 import logging
 import os
 import re
-import socket
-import threading
-import urllib.parse
-import urllib.request
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_transformer.data import bible
+from keras_transformer.data import tfds_access
 from keras_transformer.layers import checks
 
 logger = logging.getLogger(__name__)
 
 BUILTIN_DATASET = bible.BibleEnEs.name  # "bible_en_es", registered on import
 FOLDER_PREFIX = "folder:"
-# Seconds to wait for a TCP connection (name resolution included) when
-# deciding whether a download can work from this machine.
-PROBE_TIMEOUT_SECONDS = 3.0
-# Probed when a TFDS dataset registers no download URLs: TFDS's own host.
-FALLBACK_PROBE_URL = "https://storage.googleapis.com"
 
 _SUPPORTED = (
     f"'{BUILTIN_DATASET}' (built in, offline), the name of a TFDS "
@@ -151,32 +143,13 @@ def load_translation(
 
 
 def _load_tfds(name, split, data_dir, source_language, target_language, download):
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(
-            f"Unknown dataset {name!r}. Expected {_SUPPORTED}. Received: "
-            f"dataset={name!r}"
-        ) from None
-    except ValueError as error:  # e.g. an unknown config of a known dataset
-        raise ValueError(
-            f"Received an invalid value for argument `dataset`, expected "
-            f"{_SUPPORTED}. TFDS says: {error}"
-        ) from None
+    builder = tfds_access.open_builder(name, data_dir, "dataset", _SUPPORTED)
     default_direction = _translation_languages(name, builder.info)
     source, target = _direction(default_direction, source_language, target_language)
-
-    if not builder.is_prepared():
-        if builder.name == BUILTIN_DATASET:
-            builder.download_and_prepare()  # From the package files.
-        elif not download:
-            raise RuntimeError(
-                f"Dataset {name!r} is not prepared in {builder.data_dir} and "
-                f"download=False. {_how_to_prepare(name, builder)}"
-            )
-        else:
-            _check_download_hosts(name, builder)
-            builder.download_and_prepare()
+    tfds_access.ensure_prepared(
+        name, builder, BUILTIN_DATASET, download,
+        advice=f"The built-in dataset {BUILTIN_DATASET!r} needs no download.",
+    )
 
     pairs = builder.as_dataset(split=split, shuffle_files=False)
     pairs = pairs.map(
@@ -240,88 +213,6 @@ def _direction(languages, source_language, target_language):
     if source_language is not None:
         return source_language, second if source_language == first else first
     return (second if target_language == first else first), target_language
-
-
-def _how_to_prepare(name, builder):
-    data_dir = os.fspath(builder.data_dir_root)
-    return (
-        "To use it on a machine without internet access, prepare it on one "
-        f"with access (`tfds build {name} --data_dir DIR`, or "
-        f"`tfds.builder({name!r}, data_dir=DIR).download_and_prepare()` in "
-        "Python), copy DIR here and pass it as `data_dir` (`--data_dir` on "
-        f"the command line). Looked in: data_dir={data_dir!r}. The built-in "
-        f"dataset {BUILTIN_DATASET!r} needs no download."
-    )
-
-
-def _check_download_hosts(name, builder):
-    """Raises `RuntimeError` at once if no download host of `builder` answers."""
-    urls = sorted(builder.url_infos or ()) or [FALLBACK_PROBE_URL]
-    addresses = sorted({probe_address(url) for url in urls})
-    reachable = _probe_all(addresses, PROBE_TIMEOUT_SECONDS)
-    unreachable = [a for a, ok in zip(addresses, reachable) if not ok]
-    hosts = ", ".join(f"{host}:{port}" for host, port in unreachable)
-    if len(unreachable) == len(addresses):
-        raise RuntimeError(
-            f"Dataset {name!r} is not prepared in {builder.data_dir} and "
-            f"cannot be downloaded: no connection to its download host(s) "
-            f"{hosts} (probed for {PROBE_TIMEOUT_SECONDS:g} s). "
-            f"{_how_to_prepare(name, builder)}"
-        )
-    if unreachable:
-        logger.warning(
-            "Preparing %r: download host(s) %s did not answer within %g s; "
-            "the download may fail.", name, hosts, PROBE_TIMEOUT_SECONDS,
-        )
-
-
-def probe_address(url):
-    """The (host, port) a download of `url` connects to first.
-
-    That is the proxy's when `urllib` would use one for `url` (the
-    `https_proxy` / `http_proxy` environment variables, unless `no_proxy`
-    exempts the host), the URL's host otherwise.
-    """
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme or "https"
-    proxy = urllib.request.getproxies().get(scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
-        proxy_parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"//{proxy}")
-        return proxy_parts.hostname, proxy_parts.port or 8080
-    default_port = 80 if scheme == "http" else 443
-    return parts.hostname, parts.port or default_port
-
-
-def can_reach(host, port, timeout=PROBE_TIMEOUT_SECONDS):
-    """Whether a TCP connection to `host:port` opens within `timeout` seconds.
-
-    Name resolution counts against the timeout too (a socket timeout alone
-    does not bound it), so the answer comes within `timeout` seconds.
-    """
-    return _probe_all([(host, port)], timeout)[0]
-
-
-def _probe_all(addresses, timeout):
-    """Probes all `(host, port)` addresses in parallel; a list of booleans."""
-    results = [False] * len(addresses)
-
-    def connect(index, address):
-        try:
-            with socket.create_connection(address, timeout=timeout):
-                results[index] = True
-        except OSError:
-            pass
-
-    threads = [
-        threading.Thread(target=connect, args=(i, address), daemon=True)
-        for i, address in enumerate(addresses)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        # Threads still resolving a name after the timeout are abandoned.
-        thread.join(timeout)
-    return list(results)
 
 
 # === Folders of text files ===

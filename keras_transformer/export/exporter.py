@@ -1,21 +1,13 @@
 """From a trained model and its tokenizer to verified serving artifacts."""
 
-import dataclasses
 import datetime
-import importlib.metadata
-import os
-import pathlib
-import shutil
-
-import keras
-import tensorflow as tf
 
 from keras_transformer.data import SubwordTokenizer
+from keras_transformer.export import export_steps
 from keras_transformer.export import layout
 from keras_transformer.export import signatures
 from keras_transformer.export.decoding_config import DecodingConfig
 from keras_transformer.export.onnx_export import DEFAULT_OPSET
-from keras_transformer.export.onnx_export import check_opset
 from keras_transformer.export.onnx_export import export_onnx
 from keras_transformer.export.precision import as_float32
 from keras_transformer.export.translation_serving_module import (
@@ -24,6 +16,7 @@ from keras_transformer.export.translation_serving_module import (
 from keras_transformer.export.verification import LOGITS_ATOL
 from keras_transformer.export.verification import verify_onnx
 from keras_transformer.export.verification import verify_saved_model
+from keras_transformer.export.versions import package_versions
 from keras_transformer.layers import checks
 from keras_transformer.models import Seq2SeqTransformer
 
@@ -82,15 +75,9 @@ def export_translation(
         The manifest (a dict, also written to
         `assets.extra/export.json`), with the version folder under "path".
     """
-    formats = _parse_formats(formats)
-    check_opset(opset)
-    final_path = layout.version_dir(output_dir, name, version)
-    if final_path.exists() and not overwrite:
-        raise ValueError(
-            f"The version folder {final_path} exists already. Export to a new "
-            "`version` (TF Serving serves the highest), or pass "
-            "overwrite=True to replace it."
-        )
+    formats, final_path = export_steps.check_export_arguments(
+        output_dir, name, version, formats, opset, overwrite
+    )
     model, tokenizer = _load(model, tokenizer)
     trained_policy = model.dtype_policy.name
     model = as_float32(model)
@@ -98,40 +85,21 @@ def export_translation(
         model, tokenizer, max_output_length, beam_width=beam_width, alpha=alpha
     )
 
-    # A name TF Serving ignores (not a number) until every check passed.
-    staging = final_path.parent / f".{final_path.name}.incomplete-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        tokenizer.save(layout.tokenizer_dir(staging))
-        records, onnx_info = [], None
-        if "savedmodel" in formats:
-            records += _export_saved_model(
-                model, tokenizer, decoding, staging, text_signatures
-            )
-        if "onnx" in formats:
-            paths = export_onnx(
-                model, layout.onnx_dir(staging), opset=opset, large_model=large_model
-            )
-            records += verify_onnx(layout.onnx_dir(staging), model, tokenizer, decoding)
-            onnx_info = {
-                "opset": opset,
-                "files": {
-                    part: str(path.relative_to(staging)) for part, path in paths.items()
-                },
-            }
-        manifest = _manifest(
+    def write_onnx(directory):
+        paths = export_onnx(model, directory, opset=opset, large_model=large_model)
+        return paths, verify_onnx(directory, model, tokenizer, decoding)
+
+    return export_steps.write_verified_export(
+        final_path, tokenizer, formats, opset,
+        write_saved_model=lambda path: _export_saved_model(
+            model, tokenizer, decoding, path, text_signatures
+        ),
+        write_onnx=write_onnx,
+        make_manifest=lambda onnx_info, records: _manifest(
             name, version, formats, model, trained_policy, tokenizer, decoding,
             onnx_info, records, text_signatures,
-        )
-        layout.write_manifest(staging, manifest)
-        if final_path.exists():
-            shutil.rmtree(final_path)
-        os.replace(staging, final_path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return {**manifest, "path": str(final_path)}
+        ),
+    )
 
 
 def _export_saved_model(model, tokenizer, decoding, path, text_signatures):
@@ -143,30 +111,20 @@ def _export_saved_model(model, tokenizer, decoding, path, text_signatures):
         alpha=decoding.alpha,
         text_signatures=text_signatures,
     )
-    tf.saved_model.save(module, str(path), signatures=module.signature_functions())
-    loaded = tf.saved_model.load(str(path))
-    return verify_saved_model(loaded, model, tokenizer, decoding)
+    return export_steps.save_and_verify_saved_model(
+        module, path, lambda loaded: verify_saved_model(loaded, model, tokenizer, decoding)
+    )
 
 
 def _load(model, tokenizer):
-    if isinstance(model, (str, os.PathLike)):
-        path = pathlib.Path(model)
-        if path.suffix != ".keras" or not path.is_file():
-            raise checks.invalid_argument(
-                "model", "a Seq2SeqTransformer or the path of a .keras file", str(model)
-            )
-        model = keras.saving.load_model(path, compile=False)
+    model = export_steps.load_keras_model(
+        model, "a Seq2SeqTransformer or the path of a .keras file"
+    )
     if not isinstance(model, Seq2SeqTransformer):
         raise checks.invalid_argument(
             "model", "a Seq2SeqTransformer", type(model).__name__
         )
-    if isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = SubwordTokenizer.load(tokenizer)
-    if not isinstance(tokenizer, SubwordTokenizer):
-        raise checks.invalid_argument(
-            "tokenizer", "a SubwordTokenizer or the folder it was saved to",
-            type(tokenizer).__name__,
-        )
+    tokenizer = export_steps.load_tokenizer(tokenizer, SubwordTokenizer)
     if tokenizer.vocabulary_size > min(
         model.encoder_vocabulary_size, model.decoder_vocabulary_size
     ):
@@ -179,20 +137,6 @@ def _load(model, tokenizer):
     return model, tokenizer
 
 
-def _parse_formats(formats):
-    if isinstance(formats, str):
-        formats = [f.strip() for f in formats.split(",") if f.strip()]
-    formats = list(formats)
-    if not formats or len(set(formats)) != len(formats) or any(
-        f not in layout.FORMATS for f in formats
-    ):
-        raise checks.invalid_argument(
-            "formats", f"a non-empty list of distinct values from {list(layout.FORMATS)}",
-            formats,
-        )
-    return formats
-
-
 def _manifest(name, version, formats, model, trained_policy, tokenizer, decoding,
               onnx_info, records, text_signatures):
     specs = signatures.signature_specs(
@@ -200,30 +144,20 @@ def _manifest(name, version, formats, model, trained_policy, tokenizer, decoding
     )
     return {
         "format_version": layout.MANIFEST_FORMAT_VERSION,
+        "kind": layout.KIND_TRANSLATION,
         "name": name,
         "version": version,
         "formats": formats,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "model": {
-            "class": type(model).__name__,
-            "config": model.get_config(),
-            "parameters": model.count_params(),
-            "trained_dtype_policy": trained_policy,
-            "exported_dtype": "float32",
-        },
+        "model": export_steps.model_manifest(model, trained_policy),
         "tokenizer": {
-            "path": str(pathlib.Path(layout.ASSETS_EXTRA) / layout.TOKENIZER_DIRNAME),
+            "path": export_steps.TOKENIZER_PATH,
             "vocabulary_size": tokenizer.vocabulary_size,
         },
         "decoding": decoding.to_json(),
         "text_signatures": bool(text_signatures),
         "signatures": {
-            signature: {
-                side: {
-                    tensor: dataclasses.asdict(info) for tensor, info in spec[side].items()
-                }
-                for side in ("inputs", "outputs")
-            }
+            signature: export_steps.spec_manifest(spec)
             for signature, spec in specs.items()
         },
         "onnx": onnx_info,
@@ -232,17 +166,5 @@ def _manifest(name, version, formats, model, trained_policy, tokenizer, decoding
             "tokens": "identical",
             "checks": records,
         },
-        "versions": {
-            package: _version_of(package)
-            for package in ("keras-tf-transformer", "tensorflow", "keras",
-                            "tensorflow-text", "tf2onnx", "onnx", "onnxruntime",
-                            "numpy")
-        },
+        "versions": package_versions(),
     }
-
-
-def _version_of(package):
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None

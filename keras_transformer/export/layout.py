@@ -19,8 +19,11 @@ A version folder is written under a temporary name that TF Serving ignores
 sees a half-written or unverified version.
 """
 
+import contextlib
 import json
+import os
 import pathlib
+import shutil
 
 from keras_transformer.layers import checks
 
@@ -31,6 +34,11 @@ TOKENIZER_DIRNAME = "tokenizer"
 ONNX_DIRNAME = "onnx"
 ONNX_PARTS = ("forward", "encoder", "decoder_step")
 MANIFEST_FORMAT_VERSION = 1
+# What an export holds, the manifest's "kind": a translation model
+# (`export_translation`) or a BERT task model (`export_encoder_model`).
+# Manifests without "kind" are translation exports.
+KIND_TRANSLATION = "translation"
+KIND_ENCODER = "encoder"
 
 
 def version_dir(output_dir, name, version):
@@ -42,6 +50,53 @@ def version_dir(output_dir, name, version):
         )
     version = checks.positive_int("version", version)
     return pathlib.Path(output_dir) / name / str(version)
+
+
+def parse_formats(formats):
+    """A list of distinct `FORMATS` from a list or a comma-separated string."""
+    if isinstance(formats, str):
+        formats = [f.strip() for f in formats.split(",") if f.strip()]
+    formats = list(formats)
+    if not formats or len(set(formats)) != len(formats) or any(
+        f not in FORMATS for f in formats
+    ):
+        raise checks.invalid_argument(
+            "formats", f"a non-empty list of distinct values from {list(FORMATS)}",
+            formats,
+        )
+    return formats
+
+
+def check_new_version(final_path, overwrite):
+    """Raises if the version folder exists and may not be replaced."""
+    if pathlib.Path(final_path).exists() and not overwrite:
+        raise ValueError(
+            f"The version folder {final_path} exists already. Export to a new "
+            "`version` (TF Serving serves the highest), or pass "
+            "overwrite=True to replace it."
+        )
+
+
+@contextlib.contextmanager
+def staged_version_dir(final_path):
+    """Yields an empty folder that becomes `final_path` if the block succeeds.
+
+    The folder's name is not a number, so TF Serving ignores it while it is
+    written; an existing `final_path` is replaced only at the end, and a
+    block that raises leaves nothing behind.
+    """
+    final_path = pathlib.Path(final_path)
+    staging = final_path.parent / f".{final_path.name}.incomplete-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if final_path.exists():
+            shutil.rmtree(final_path)
+        os.replace(staging, final_path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def manifest_path(path):
@@ -83,6 +138,11 @@ def read_manifest(path):
             f"this version of keras_transformer reads {MANIFEST_FORMAT_VERSION}."
         )
     return manifest
+
+
+def manifest_kind(manifest):
+    """`KIND_TRANSLATION` or `KIND_ENCODER`: which exporter wrote it."""
+    return manifest.get("kind", KIND_TRANSLATION)
 
 
 def resolve_version(model_path, version=None):

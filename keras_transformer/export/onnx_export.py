@@ -60,18 +60,51 @@ def export_onnx(model, directory, opset=DEFAULT_OPSET, large_model=None):
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if large_model is None:
-        large_model = sum(w.numpy().nbytes for w in model.weights) > LARGE_MODEL_BYTES
+        large_model = needs_external_data(model)
     paths = {}
     for part, (function, signature, axes) in _graphs(model).items():
-        proto, storage = tf2onnx_compat.convert_function(
-            function, signature, opset, large_model=large_model
+        paths[part] = write_onnx_graph(
+            function, signature, axes, _metadata(model, part),
+            directory / f"{part}.onnx", opset, large_model,
         )
-        _name_dynamic_axes(proto, axes)
-        _add_metadata(proto, model, part)
-        path = directory / f"{part}.onnx"
-        _save(proto, storage, path)
-        paths[part] = path
     return paths
+
+
+def needs_external_data(model):
+    """Whether the model's weights are too large for one ONNX protobuf."""
+    return sum(w.numpy().nbytes for w in model.weights) > LARGE_MODEL_BYTES
+
+
+def write_onnx_graph(function, input_signature, axes, metadata, path, opset,
+                     large_model=False):
+    """Converts a `tf.function` with tf2onnx and writes it to `path`.
+
+    Args:
+        function: The `tf.function`; its outputs (a dict) name the graph's
+            outputs.
+        input_signature: Named `tf.TensorSpec`s, the graph's inputs.
+        axes: {input or output name: a name per axis, `None` for axes left
+            unnamed}, e.g. `{"token_ids": ["batch", "sequence_length"]}`.
+        metadata: A JSON-serializable dict stored in the model's metadata
+            under `METADATA_KEY`.
+        path: The `.onnx` file to write.
+        opset: ONNX opset, 17 or 18.
+        large_model: Store the weights as ONNX external data
+            (`{path}.data`).
+
+    Returns:
+        `path`, a `pathlib.Path`.
+    """
+    path = pathlib.Path(path)
+    proto, storage = tf2onnx_compat.convert_function(
+        function, input_signature, opset, large_model=large_model
+    )
+    _name_dynamic_axes(proto, axes)
+    entry = proto.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(metadata, sort_keys=True)
+    _save(proto, storage, path)
+    return path
 
 
 def check_opset(opset):
@@ -186,23 +219,18 @@ def _name_dynamic_axes(proto, axes):
                 dim.dim_param = name
 
 
-def _add_metadata(proto, model, part):
-    """Records what a runtime needs to drive the graph without Keras."""
-    entry = proto.metadata_props.add()
-    entry.key = METADATA_KEY
-    entry.value = json.dumps(
-        {
-            "part": part,
-            "num_decoder_layers": model.num_decoder_layers,
-            "num_heads": model.num_heads,
-            "head_dim": model.hidden_dim // model.num_heads,
-            "hidden_dim": model.hidden_dim,
-            "encoder_vocabulary_size": model.encoder_vocabulary_size,
-            "decoder_vocabulary_size": model.decoder_vocabulary_size,
-            "max_sequence_length": model.max_sequence_length,
-        },
-        sort_keys=True,
-    )
+def _metadata(model, part):
+    """What a runtime needs to drive the graph without Keras."""
+    return {
+        "part": part,
+        "num_decoder_layers": model.num_decoder_layers,
+        "num_heads": model.num_heads,
+        "head_dim": model.hidden_dim // model.num_heads,
+        "hidden_dim": model.hidden_dim,
+        "encoder_vocabulary_size": model.encoder_vocabulary_size,
+        "decoder_vocabulary_size": model.decoder_vocabulary_size,
+        "max_sequence_length": model.max_sequence_length,
+    }
 
 
 def _save(proto, storage, path):

@@ -37,7 +37,10 @@ TEXT_SIGNATURES = (TRANSLATE, TRANSLATE_GREEDY)
 ID_SIGNATURES = (GENERATE, GENERATE_GREEDY, LOGITS)
 SIGNATURE_NAMES = TEXT_SIGNATURES + ID_SIGNATURES
 # TensorFlow's names for the dtypes, as TF Serving's metadata shows them.
-TF_DTYPE_NAMES = {"string": "DT_STRING", "int32": "DT_INT32", "float32": "DT_FLOAT"}
+# "json": the structured answers of server-side signatures (see
+# `encoder_signatures`), which have no tensor dtype.
+TF_DTYPE_NAMES = {"string": "DT_STRING", "int32": "DT_INT32", "float32": "DT_FLOAT",
+                  "json": "DT_VARIANT"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,14 @@ conversion dies with `AttributeError: module 'numpy' has no attribute
 The fix gives those tf2onnx modules, and only them, a view of NumPy that
 still has the removed aliases. NumPy itself is left untouched, so no other
 library starts to depend on names NumPy dropped.
+
+tf2onnx 1.17 also has no handler for TensorFlow's `Erfc`, which the exact
+GELU of BERT models (`keras.activations.gelu(approximate=False)`, computed
+by TensorFlow as `0.5 * x * erfc(-x / sqrt(2))`) puts in every
+feed-forward layer. Every conversion therefore maps it to ONNX ops:
+`erfc(x) = 1 - erf(x)` (ONNX has `Erf` from opset 9). The two differ by
+float32 rounding only (at most ~1e-7 absolutely, where erfc is near 0 and
+the GELU output is ~0 anyway).
 """
 
 import importlib
@@ -88,5 +96,21 @@ def convert_function(function, input_signature, opset, large_model=False):
     """
     tf2onnx = patch_tf2onnx()
     return tf2onnx.convert.from_function(
-        function, input_signature, opset=opset, large_model=large_model
+        function,
+        input_signature,
+        opset=opset,
+        large_model=large_model,
+        custom_op_handlers={"Erfc": (_convert_erfc, [])},
     )
+
+
+def _convert_erfc(graph, node, name, args):
+    """tf2onnx handler: TensorFlow `Erfc(x)` -> ONNX `Sub(1, Erf(x))`."""
+    from tf2onnx import utils
+
+    x = node.input[0]
+    dtype = utils.map_onnx_to_numpy_type(graph.get_dtype(x))
+    one = graph.make_const(utils.make_name(f"{name}_one"), np.array(1, dtype))
+    erf = graph.make_node("Erf", [x], op_name_scope=name)
+    graph.replace_inputs(node, [one.output[0], erf.output[0]])
+    node.type = "Sub"

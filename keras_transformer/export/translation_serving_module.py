@@ -88,8 +88,8 @@ class TranslationServingModule(tf.Module):
     @tf.function(input_signature=[_ENCODER_IDS, _DECODER_IDS])
     def logits(self, encoder_token_ids, decoder_token_ids):
         """(B, S) and (B, T) ids -> (B, T, V) float32 next-token logits."""
-        self._check_ids("encoder_token_ids", encoder_token_ids)
-        self._check_ids("decoder_token_ids", decoder_token_ids)
+        encoder_token_ids = self._check_ids("encoder_token_ids", encoder_token_ids)
+        decoder_token_ids = self._check_ids("decoder_token_ids", decoder_token_ids)
         logits = self.model(
             {
                 "encoder_token_ids": encoder_token_ids,
@@ -131,7 +131,7 @@ class TranslationServingModule(tf.Module):
         return self.tokenizer.tf_detokenize(self._generate(source, beam_width))
 
     def _generate(self, encoder_token_ids, beam_width):
-        self._check_ids("encoder_token_ids", encoder_token_ids)
+        encoder_token_ids = self._check_ids("encoder_token_ids", encoder_token_ids)
         args = (
             self.model,
             encoder_token_ids,
@@ -145,22 +145,28 @@ class TranslationServingModule(tf.Module):
         return tokens
 
     def _check_ids(self, name, ids):
-        # Asserts in a tf.function run before the ops that read `ids`
-        # (automatic control dependencies).
-        tf.debugging.assert_less_equal(
-            tf.shape(ids)[1],
-            self.max_input_length,
-            message=(
-                f"`{name}` is longer than the model's max_sequence_length="
-                f"{self.max_input_length} positions"
-            ),
-        )
-        tf.debugging.assert_non_negative(
-            ids, message=f"`{name}` holds negative ids"
-        )
+        """`ids`, readable only once the checks passed (else the model's
+        ops could run first and fail with a less helpful message)."""
         vocabulary_size = self.vocabulary_sizes[name]
-        tf.debugging.assert_less(
-            ids,
-            vocabulary_size,
-            message=f"`{name}` holds ids >= the vocabulary size {vocabulary_size}",
-        )
+        assertions = [
+            tf.debugging.assert_less_equal(
+                tf.shape(ids)[1],
+                self.max_input_length,
+                message=(
+                    f"`{name}` is longer than the model's max_sequence_length="
+                    f"{self.max_input_length} positions"
+                ),
+            ),
+            tf.debugging.assert_non_negative(
+                ids, message=f"`{name}` holds negative ids"
+            ),
+            tf.debugging.assert_less(
+                ids,
+                vocabulary_size,
+                message=f"`{name}` holds ids >= the vocabulary size {vocabulary_size}",
+            ),
+        ]
+        # Automatic control dependencies only run the asserts before the
+        # function returns; this orders them before every read of `ids`.
+        with tf.control_dependencies([a for a in assertions if a is not None]):
+            return tf.identity(ids)

@@ -134,7 +134,7 @@ def verify_saved_model(loaded, model, tokenizer, decoding):
             decoder_token_ids=decoder_ids,
         )["logits"]
         records.append(
-            _compare_logits("savedmodel", "logits", shape, got,
+            compare_logits("savedmodel", "logits", shape, got,
                             reference.logits(encoder_ids, decoder_ids))
         )
     text = signatures.TRANSLATE in loaded.signatures
@@ -159,7 +159,7 @@ def verify_saved_model(loaded, model, tokenizer, decoding):
                 _compare_texts("savedmodel", name, len(texts), got,
                                reference.translate(texts, beam_width))
             )
-    _raise_on_failure(records)
+    raise_on_failure(records)
     return records
 
 
@@ -186,11 +186,11 @@ def verify_onnx(directory, model, tokenizer, decoding):
     for shape, (encoder_ids, decoder_ids) in _logits_inputs(model):
         expected = reference.logits(encoder_ids, decoder_ids)
         records.append(
-            _compare_logits("onnx", "forward", shape,
+            compare_logits("onnx", "forward", shape,
                             onnx_model.logits(encoder_ids, decoder_ids), expected)
         )
         records.append(
-            _compare_logits("onnx", "cached_decoder_steps", shape,
+            compare_logits("onnx", "cached_decoder_steps", shape,
                             _stepwise_logits(onnx_model, encoder_ids, decoder_ids),
                             expected)
         )
@@ -202,7 +202,7 @@ def verify_onnx(directory, model, tokenizer, decoding):
                 _compare_tokens("onnx", name, shape, got,
                                 reference.search(source, beam_width))
             )
-    _raise_on_failure(records)
+    raise_on_failure(records)
     return records
 
 
@@ -291,7 +291,8 @@ def _stepwise_logits(onnx_model, encoder_ids, decoder_ids):
     return np.stack(steps, axis=1)
 
 
-def _compare_logits(artifact, check, shape, got, expected):
+def compare_logits(artifact, check, shape, got, expected):
+    """A check record: `got` within `LOGITS_ATOL` of `expected`, same shape."""
     got = np.asarray(got)
     record = {"artifact": artifact, "check": check, "shape": shape,
               "tolerance": LOGITS_ATOL}
@@ -343,7 +344,8 @@ def _compare_texts(artifact, check, batch_size, got, expected):
     )}
 
 
-def _raise_on_failure(records):
+def raise_on_failure(records):
+    """Raises `VerificationError` listing every failed check record."""
     failed = [r for r in records if not r["passed"]]
     if failed:
         lines = [

@@ -13,8 +13,10 @@ class ServingLimits:
         max_request_bytes: Largest request body (413 beyond).
         max_batch_size: Most instances (rows) in one request.
         max_text_chars: Longest text, in characters.
-        max_text_tokens: Longest text in subword ids, with the end id;
-            `None`: the model's `max_sequence_length` (never more).
+        max_text_tokens: Longest text in subword ids, with the end id (for
+            a BERT task model: in word pieces with [CLS] and [SEP], for
+            the texts it tags or classifies); `None`: the model's
+            `max_sequence_length` (never more).
         request_timeout_s: Seconds a connection may take to send a request
             (and stay idle between keep-alive requests) before it is closed,
             so slow or stalled clients cannot hold a thread forever.
@@ -39,3 +41,12 @@ class ServingLimits:
         if self.max_text_tokens is not None:
             checks.positive_int("max_text_tokens", self.max_text_tokens)
         checks.positive_float("request_timeout_s", self.request_timeout_s)
+
+    def text_token_limit(self, max_sequence_length):
+        """The most tokens of one text for a model: `max_text_tokens`, never
+        past its `max_sequence_length`.
+
+        >>> ServingLimits(max_text_tokens=64).text_token_limit(32)
+        32
+        """
+        return min(self.max_text_tokens or max_sequence_length, max_sequence_length)

@@ -44,6 +44,7 @@ class ServerProcess:
         self._lines = queue.Queue()
         threading.Thread(target=self._read_stdout, daemon=True).start()
         self.url = None
+        self._terminated = False
 
     @property
     def port(self):
@@ -69,11 +70,22 @@ class ServerProcess:
             f"({self.log_path}) ends with:\n{self.log_path.read_text()[-3000:]}"
         )
 
+    def terminate(self):
+        """Sends SIGTERM, a graceful stop, once.
+
+        Only once: the server restores the default handlers as it finishes
+        stopping, so a second SIGTERM then would kill it (exit status -15)
+        instead of letting it exit cleanly.
+        """
+        if not self._terminated and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout_s=30.0):
         """SIGTERM (a graceful stop), then SIGKILL after `timeout_s`;
         returns the exit status."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:

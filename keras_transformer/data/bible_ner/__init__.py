@@ -1,0 +1,1 @@
+"""Silver-standard English NER corpus from the King James Bible; see README.md."""
