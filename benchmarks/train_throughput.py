@@ -1,20 +1,21 @@
-"""Training throughput of our Transformer blocks versus keras-hub's.
+"""Training throughput of our Transformer blocks versus the peers'.
 
-Trains the same encoder-decoder twice, once built from
+Trains the same encoder-decoder three times, built from
 `keras_transformer.layers.TransformerEncoderBlock` / `TransformerDecoderBlock`
-("ours") and once from `keras_hub.layers.TransformerEncoder` /
-`TransformerDecoder` ("keras_hub"). Everything but the blocks is shared code:
-token embedding (`keras.layers.Embedding(mask_zero=True)`) plus a learned
-position table, the vocabulary projection, the loss (sparse categorical
-cross-entropy on logits, padding weighted out), Adam, and the synthetic,
-padded data.
+("ours"), from `keras_hub.layers.TransformerEncoder` / `TransformerDecoder`
+("keras_hub"), and from `keras.layers.MultiHeadAttention` blocks as in the
+TensorFlow tutorial ("tf_tutorial"). Everything but the blocks is shared
+code: token embedding (`keras.layers.Embedding(mask_zero=True)`) plus a
+learned position table, the vocabulary projection, the loss (sparse
+categorical cross-entropy on logits, padding weighted out), Adam, and the
+synthetic, padded data.
 
-The candidates are timed in the same process and alternated (ours, keras_hub,
-ours, keras_hub, ...) for `--repeats` rounds, so that slow drifts of the
-machine (thermal, other processes) hit both alike. Reported: the median
-tokens/s of each, the ratio of the medians and, more robust when the load
-changes between rounds, the median of the per-round ratios. Warm-up steps
-(which include tracing and compilation) are never timed.
+The candidates are timed in the same process and alternated (ours,
+keras_hub, tf_tutorial, ours, ...) for `--repeats` rounds, so that slow
+drifts of the machine (thermal, other processes) hit all alike. Reported:
+the median tokens/s of each, the ratio of the medians and, more robust when
+the load changes between rounds, the median of the per-round ratios.
+Warm-up steps (which include tracing and compilation) are never timed.
 
 Usage:
 
@@ -50,7 +51,8 @@ from keras import ops  # noqa: E402
 import keras_transformer  # noqa: E402
 from keras_transformer import layers as kt_layers  # noqa: E402
 
-CANDIDATES = ("ours", "keras_hub")
+CANDIDATES = ("ours", "keras_hub", "tf_tutorial")
+PEERS = CANDIDATES[1:]
 PRECISIONS = ("float32", "mixed_bfloat16")
 DEFAULT_OUTPUT = (
     pathlib.Path(__file__).resolve().parent / "results" / "train_throughput.json"
@@ -411,6 +413,93 @@ def _keras_hub_blocks(config):
     return encoders, decoders
 
 
+# The TensorFlow tutorial's blocks ("Neural machine translation with a
+# Transformer and Keras", tensorflow/text docs/tutorials/transformer.ipynb),
+# ported to Keras 3 as written there: `keras.layers.MultiHeadAttention` in a
+# `BaseAttention` with Add + LayerNormalization, a `FeedForward` of
+# Dense-ReLU, Dense, Dropout. Two changes, both for a like-for-like
+# comparison: `key_dim` is D / N (the tutorial's `key_dim=d_model` gives
+# every head D dimensions, N times the parameters), and the cross-attention
+# does not keep its scores on `self` (which forces the scores path of
+# Keras's attention). Masks reach `keras.layers.MultiHeadAttention` through
+# Keras masking, as in the tutorial; `supports_masking` makes the wrappers
+# pass them on in Keras 3.
+
+
+class TutorialAttention(keras.layers.Layer):
+    def __init__(self, config, causal=False, name=None):
+        super().__init__(name=name)
+        self.causal = causal
+        self.mha = keras.layers.MultiHeadAttention(
+            num_heads=config.num_heads,
+            key_dim=config.hidden_dim // config.num_heads,
+            dropout=config.dropout,
+        )
+        self.layernorm = keras.layers.LayerNormalization(
+            epsilon=config.layer_norm_epsilon
+        )
+        self.add = keras.layers.Add()
+        self.supports_masking = True
+
+    def call(self, x, context=None):
+        context = x if context is None else context
+        attention = self.mha(query=x, value=context, key=context,
+                             use_causal_mask=self.causal)
+        return self.layernorm(self.add([x, attention]))
+
+
+class TutorialFeedForward(keras.layers.Layer):
+    def __init__(self, config, name=None):
+        super().__init__(name=name)
+        self.seq = keras.Sequential([
+            keras.layers.Dense(config.intermediate_dim, activation=config.activation),
+            keras.layers.Dense(config.hidden_dim),
+            keras.layers.Dropout(config.dropout),
+        ])
+        self.add = keras.layers.Add()
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=config.layer_norm_epsilon
+        )
+        self.supports_masking = True
+
+    def call(self, x):
+        return self.layer_norm(self.add([x, self.seq(x)]))
+
+
+class TutorialEncoderLayer(keras.layers.Layer):
+    def __init__(self, config, name=None):
+        super().__init__(name=name)
+        self.self_attention = TutorialAttention(config)
+        self.ffn = TutorialFeedForward(config)
+        self.supports_masking = True
+
+    def call(self, x):
+        return self.ffn(self.self_attention(x))
+
+
+class TutorialDecoderLayer(keras.layers.Layer):
+    def __init__(self, config, name=None):
+        super().__init__(name=name)
+        self.causal_self_attention = TutorialAttention(config, causal=True)
+        self.cross_attention = TutorialAttention(config)
+        self.ffn = TutorialFeedForward(config)
+        self.supports_masking = True
+
+    def call(self, x, context):
+        x = self.causal_self_attention(x)
+        x = self.cross_attention(x, context)
+        return self.ffn(x)
+
+
+def _tf_tutorial_blocks(config):
+    """Returns `(encoder_blocks, decoder_blocks)` as in the TF tutorial."""
+    encoders = [TutorialEncoderLayer(config, name=f"encoder_{i}")
+                for i in range(config.encoder_layers)]
+    decoders = [TutorialDecoderLayer(config, name=f"decoder_{i}")
+                for i in range(config.decoder_layers)]
+    return encoders, decoders
+
+
 def build_model(candidate, config):
     """Returns the uncompiled encoder-decoder built from `candidate`'s blocks.
 
@@ -419,7 +508,11 @@ def build_model(candidate, config):
     Padding masks reach the blocks through Keras masking, which both
     libraries read. Built under the current global dtype policy.
     """
-    blocks = {"ours": _our_blocks, "keras_hub": _keras_hub_blocks}[candidate]
+    blocks = {
+        "ours": _our_blocks,
+        "keras_hub": _keras_hub_blocks,
+        "tf_tutorial": _tf_tutorial_blocks,
+    }[candidate]
     encoders, decoders = blocks(config)
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
@@ -525,12 +618,9 @@ def benchmark_setting(config, precision, jit_compile, batches, args, flops, peak
         }
         _log(f"  {candidate}: warmed up in {warmup_s:.1f} s")
 
-    if results["ours"]["parameters"] != results["keras_hub"]["parameters"]:
-        _log(
-            "  WARNING: the candidates have different parameter counts: "
-            f"{results['ours']['parameters']} vs "
-            f"{results['keras_hub']['parameters']}"
-        )
+    counts = {name: result["parameters"] for name, result in results.items()}
+    if len(set(counts.values())) != 1:
+        _log(f"  WARNING: the candidates have different parameter counts: {counts}")
 
     for round_index in range(args.repeats):
         for candidate in CANDIDATES:
@@ -571,22 +661,31 @@ def benchmark_setting(config, precision, jit_compile, batches, args, flops, peak
             else None
         )
 
-    ours, hub = results["ours"], results["keras_hub"]
-    # Adjacent runs share the machine's state, so their ratios show the noise.
-    round_ratios = [
-        a["tokens_per_s"] / b["tokens_per_s"]
-        for a, b in zip(ours["runs"], hub["runs"])
-    ]
     return {
         "precision": precision,
         "jit_compile": _jit_label(jit_compile),
         "candidates": results,
-        "ratio_ours_over_keras_hub": ours["median_tokens_per_s"]
-        / hub["median_tokens_per_s"],
-        "round_ratios_ours_over_keras_hub": round_ratios,
-        # Robust to load that changes between rounds (both runs of a round
-        # see about the same load); the ratio of medians is not.
-        "median_round_ratio_ours_over_keras_hub": statistics.median(round_ratios),
+        "ratios_ours_over": {
+            peer: speed_ratios(results["ours"], results[peer]) for peer in PEERS
+        },
+    }
+
+
+def speed_ratios(ours, peer):
+    """Tokens/s of `ours` over `peer`'s (above 1: ours is faster).
+
+    "of_medians" is the ratio of the median tokens/s; "per_round" holds the
+    ratio of each round, whose runs are adjacent in time and see about the
+    same machine load, and "median_per_round" their median, which is robust
+    to load that changes between rounds.
+    """
+    per_round = [
+        a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(ours["runs"], peer["runs"])
+    ]
+    return {
+        "of_medians": ours["median_tokens_per_s"] / peer["median_tokens_per_s"],
+        "per_round": per_round,
+        "median_per_round": statistics.median(per_round),
     }
 
 
@@ -630,14 +729,13 @@ def format_report(report):
                 f"{name:<10} {result['median_tokens_per_s']:12.0f} "
                 f"{1e3 * result['median_step_time_s']:8.1f} {mfu:>6}  [{runs}]"
             )
-        ratios = setting["round_ratios_ours_over_keras_hub"]
-        lines.append(
-            f"{'':<15} {'':<4} ratio ours/keras_hub = "
-            f"{setting['ratio_ours_over_keras_hub']:.3f} (of the medians); "
-            f"per round: median "
-            f"{setting['median_round_ratio_ours_over_keras_hub']:.3f}, "
-            f"range {min(ratios):.3f} .. {max(ratios):.3f}"
-        )
+        for peer, ratios in setting["ratios_ours_over"].items():
+            lines.append(
+                f"{'':<15} {'':<4} ours/{peer} = {ratios['of_medians']:.3f} "
+                f"(of the medians); per round: median "
+                f"{ratios['median_per_round']:.3f}, range "
+                f"{min(ratios['per_round']):.3f} .. {max(ratios['per_round']):.3f}"
+            )
     return "\n".join(lines)
 
 
@@ -703,13 +801,13 @@ def main(argv=None):
     {"benchmark", "timestamp", "command", "machine", "load_average_before",
     "load_average_after", "peak", "config", "model_flops_per_step",
     "model_flops_formula", "results": [{"precision", "jit_compile",
-    "candidates": {"ours"|"keras_hub": {"parameters", "jit_compile_resolved",
-    "warmup_seconds", "warmup_loss", "runs": [{"seconds",
-    "process_cpu_seconds", "steps", "target_tokens", "tokens_per_s",
-    "step_time_s", "loss"}], "median_tokens_per_s", "median_step_time_s",
-    "median_process_cpu_s_per_step", "model_flops_per_s", "mfu"}},
-    "ratio_ours_over_keras_hub", "round_ratios_ours_over_keras_hub",
-    "median_round_ratio_ours_over_keras_hub"}]}.
+    "candidates": {"ours"|"keras_hub"|"tf_tutorial": {"parameters",
+    "jit_compile_resolved", "warmup_seconds", "warmup_loss", "runs":
+    [{"seconds", "process_cpu_seconds", "steps", "target_tokens",
+    "tokens_per_s", "step_time_s", "loss"}], "median_tokens_per_s",
+    "median_step_time_s", "median_process_cpu_s_per_step",
+    "model_flops_per_s", "mfu"}}, "ratios_ours_over": {"keras_hub"|
+    "tf_tutorial": {"of_medians", "per_round", "median_per_round"}}}]}.
     """
     args = parse_args(argv)
     config = QUICK_CONFIG if args.quick else ModelConfig()

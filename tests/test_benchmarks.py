@@ -11,15 +11,28 @@ from benchmarks import train_throughput as tt
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    """Runs the quick benchmark once.
+def quick_suite(tmp_path_factory):
+    """Runs `python -m benchmarks --quick` once, without the serving
+    benchmark (a slow test of its own in test_serving.py).
 
-    Returns `(returned dict, JSON on disk, global dtype policy name after)`.
+    Returns `(output folder, summary, {benchmark: returned report}, global
+    dtype policy name after)`.
     """
-    path = tmp_path_factory.mktemp("bench") / "r.json"
-    report = tt.main(["--quick", "--output", str(path)])
+    from benchmarks.__main__ import main
+
+    output_dir = tmp_path_factory.mktemp("bench")
+    summary, reports = main(["--quick", "--only", "training", "decoding", "scaling",
+                             "--output-dir", str(output_dir)])
     policy = keras.mixed_precision.global_policy().name
-    return report, json.loads(path.read_text()), policy
+    return output_dir, summary, reports, policy
+
+
+@pytest.fixture(scope="module")
+def quick_report(quick_suite):
+    """The training benchmark's `(returned dict, JSON on disk, policy after)`."""
+    output_dir, _, reports, policy = quick_suite
+    written = json.loads((output_dir / "train_throughput.json").read_text())
+    return reports["training"], written, policy
 
 
 def test_quick_run_writes_the_returned_report(quick_report):
@@ -29,12 +42,12 @@ def test_quick_run_writes_the_returned_report(quick_report):
         assert key in written
 
 
-def test_quick_run_has_both_candidates_with_positive_throughput(quick_report):
+def test_quick_run_has_every_candidate_with_positive_throughput(quick_report):
     _, written, _ = quick_report
     [setting] = written["results"]  # --quick: float32, jit off.
     assert setting["precision"] == "float32"
     assert setting["jit_compile"] == "off"
-    assert set(setting["candidates"]) == {"ours", "keras_hub"}
+    assert set(setting["candidates"]) == {"ours", "keras_hub", "tf_tutorial"}
     for result in setting["candidates"].values():
         assert len(result["runs"]) == written["config"]["repeats"] == 1
         for run in result["runs"]:
@@ -43,22 +56,24 @@ def test_quick_run_has_both_candidates_with_positive_throughput(quick_report):
             assert math.isfinite(run["loss"])
         assert result["median_tokens_per_s"] > 0
         assert result["mfu"] is None or result["mfu"] > 0
-    # Same architecture from two libraries: same number of weights.
+    # Same architecture from three codebases: same number of weights.
     params = {r["parameters"] for r in setting["candidates"].values()}
     assert len(params) == 1
 
 
-def test_quick_run_ratio_matches_the_medians(quick_report):
+def test_quick_run_ratios_match_the_medians(quick_report):
     _, written, _ = quick_report
     for setting in written["results"]:
-        ours = setting["candidates"]["ours"]["median_tokens_per_s"]
-        hub = setting["candidates"]["keras_hub"]["median_tokens_per_s"]
-        assert setting["ratio_ours_over_keras_hub"] == pytest.approx(ours / hub)
-        runs = [setting["candidates"][c]["runs"] for c in ("ours", "keras_hub")]
-        round_ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(*runs)]
-        assert setting["round_ratios_ours_over_keras_hub"] == pytest.approx(
-            round_ratios
-        )
+        assert set(setting["ratios_ours_over"]) == {"keras_hub", "tf_tutorial"}
+        ours = setting["candidates"]["ours"]
+        for peer, ratios in setting["ratios_ours_over"].items():
+            theirs = setting["candidates"][peer]
+            assert ratios["of_medians"] == pytest.approx(
+                ours["median_tokens_per_s"] / theirs["median_tokens_per_s"]
+            )
+            per_round = [a["tokens_per_s"] / b["tokens_per_s"]
+                         for a, b in zip(ours["runs"], theirs["runs"])]
+            assert ratios["per_round"] == pytest.approx(per_round)
 
 
 def test_quick_run_leaves_the_float32_policy(quick_report):
@@ -159,17 +174,73 @@ def test_padding_never_changes_real_positions(candidate):
     )
 
 
-def test_decoding_benchmark_quick_mode(tmp_path):
-    from benchmarks import decoding_speed
-
-    report = decoding_speed.main(["--quick", "--output", str(tmp_path / "d.json")])
-    saved = json.loads((tmp_path / "d.json").read_text())
+def test_decoding_benchmark_quick_mode(quick_suite):
+    output_dir, _, reports, _ = quick_suite
+    report = reports["decoding"]
+    saved = json.loads((output_dir / "decoding_speed.json").read_text())
+    variants = {"cached", "cached/xla", "uncached", "keras_hub_sampler",
+                "keras_hub_sampler/xla"}
     assert set(saved["results"]) == {
-        "greedy/cached", "greedy/cached/xla", "greedy/uncached",
-        "beam4/cached", "beam4/cached/xla", "beam4/uncached",
+        f"{search}/{variant}" for search in ("greedy", "beam4") for variant in variants
     }
+    seconds = {name: result["median_seconds"] for name, result in saved["results"].items()}
     for name, ratio in report["speedups"].items():
-        search, variant = name.split(": ")[0], name.split(": ")[1].split(" / ")[0]
-        expected = (saved["results"][f"{search}/uncached"]["median_seconds"]
-                    / saved["results"][f"{search}/{variant}"]["median_seconds"])
+        # "greedy: cached / uncached" is uncached time over cached time.
+        search, variants = name.split(": ")
+        faster, slower = variants.split(" / ")
+        expected = seconds[f"{search}/{slower}"] / seconds[f"{search}/{faster}"]
         assert abs(ratio - expected) < 1e-9
+    # Greedy search is an argmax: the keras-hub sampler over the same model
+    # step must give the same tokens.
+    assert saved["results"]["greedy/keras_hub_sampler"]["tokens_equal_uncached"]
+
+
+def test_scaling_quick_mode_sweeps_and_plots(quick_suite):
+    output_dir, _, reports, _ = quick_suite
+    saved = json.loads((output_dir / "scaling.json").read_text())
+    assert saved == json.loads(json.dumps({k: v for k, v in reports["scaling"].items()
+                                           if k != "plot"}))
+    config = saved["config"]
+    training = {(p["sweep"], p["length"], p["batch_size"], p["candidate"])
+                for p in saved["training"]}
+    assert training == (
+        {("length", n, config["batch_size"], c) for n in config["lengths"]
+         for c in ("ours", "keras_hub")}
+        | {("batch", config["base_length"], b, c) for b in config["batch_sizes"]
+           for c in ("ours", "keras_hub")}
+    )
+    decoding = {(p["sweep"], p["new_tokens"], p["batch_size"], p["variant"])
+                for p in saved["decoding"]}
+    variants = ("cached", "cached/xla", "uncached")
+    assert decoding == (
+        {("length", n, config["decode_batch_size"], v) for n in config["lengths"]
+         for v in variants}
+        | {("batch", config["base_length"], b, v) for b in config["decode_batch_sizes"]
+           for v in variants}
+    )
+    for point in saved["training"]:
+        assert point["step_seconds"] > 0 and point["tokens_per_s"] > 0
+    for point in saved["decoding"]:
+        assert point["sentences_per_s"] == pytest.approx(
+            point["batch_size"] / point["seconds"])
+    png = (output_dir / "scaling.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_suite_summary_lists_every_target_with_its_figure(quick_suite):
+    output_dir, summary, reports, _ = quick_suite
+    assert json.loads((output_dir / "summary.json").read_text()) == summary
+    assert summary["quick"] and summary["ran"] == ["training", "decoding", "scaling"]
+    rows = {row["target"]: row for row in summary["targets"]}
+    [setting] = reports["training"]["results"]
+    training = rows["training tokens/s, ours / keras-hub (float32, jit_compile off)"]
+    assert training["measured"] == setting["ratios_ours_over"]["keras_hub"]["median_per_round"]
+    assert training["at_least"] == 1.3
+    for search in ("greedy", "beam4"):
+        for variant in ("cached", "cached/xla"):
+            row = rows[f"decoding speed-up, {search}: {variant} / uncached"]
+            assert row["measured"] == reports["decoding"]["speedups"][
+                f"{search}: {variant} / uncached"]
+            assert row["at_least"] == 5.0
+    for row in summary["targets"]:
+        assert row["met"] == (row["measured"] >= row["at_least"])

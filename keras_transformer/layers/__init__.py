@@ -3,6 +3,7 @@
 from keras_transformer.layers import kv_cache
 from keras_transformer.layers import masks
 from keras_transformer.layers.feed_forward import FeedForward
+from keras_transformer.layers.head_projection import HeadProjection
 from keras_transformer.layers.multi_head_attention import MultiHeadAttention
 from keras_transformer.layers.position_embedding import PositionEmbedding
 from keras_transformer.layers.residual import Residual
@@ -24,6 +25,7 @@ from keras_transformer.layers.transformer_encoder_block import (
 
 __all__ = [
     "FeedForward",
+    "HeadProjection",
     "MultiHeadAttention",
     "PositionEmbedding",
     "Residual",

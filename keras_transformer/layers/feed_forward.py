@@ -3,6 +3,7 @@
 import keras
 
 from keras_transformer.layers import checks
+from keras_transformer.layers import rows
 from keras_transformer.layers.multi_head_attention import clone_initializer
 
 
@@ -107,12 +108,14 @@ class FeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        # hidden = [B, T, F]
-        hidden = self._activation_fn(self.intermediate_dense(inputs))
+        # [B, T, D] -> [B * T, D]: each Dense is then one MatMul (see `rows`).
+        x = rows.to_rows(inputs)
+        # hidden = [B * T, F]
+        hidden = self._activation_fn(self.intermediate_dense(x))
         if self.gated:
-            hidden = hidden * self.gate_dense(inputs)
+            hidden = hidden * self.gate_dense(x)
         hidden = self.inner_dropout(hidden, training=training)
-        return self.output_dense(hidden)
+        return rows.from_rows(self.output_dense(hidden), inputs, inputs.shape[-1])
 
     def get_config(self):
         config = super().get_config()

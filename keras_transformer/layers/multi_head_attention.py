@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_transformer.layers import checks
+from keras_transformer.layers.head_projection import HeadProjection
 from keras_transformer.layers import kv_cache
 from keras_transformer.layers import masks
 from keras_transformer.layers.scaled_dot_product_attention import (
@@ -21,9 +22,9 @@ def clone_initializer(initializer):
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention ("Attention Is All You Need", section 3.2.2).
 
-    Projects queries, keys and values into `num_heads` heads of size `key_dim`,
-    applies `scaled_dot_product_attention` per head and projects the
-    concatenated heads back. Its weights have the layout of
+    Projects queries, keys and values into `num_heads` heads of size `key_dim`
+    (`HeadProjection`s), applies `scaled_dot_product_attention` per head and
+    projects the concatenated heads back. Its weights have the layout of
     `keras.layers.MultiHeadAttention` (kernels (D, N, H) and (N, H, D)), so
     weights can be copied between the two.
 
@@ -109,11 +110,10 @@ class MultiHeadAttention(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
-    def _projection(self, name, equation, output_shape, bias_axes):
-        return keras.layers.EinsumDense(
-            equation,
-            output_shape=output_shape,
-            bias_axes=bias_axes if self.use_bias else None,
+    def _projection(self, name, **shape):
+        return HeadProjection(
+            **shape,
+            use_bias=self.use_bias,
             kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
@@ -130,17 +130,14 @@ class MultiHeadAttention(keras.layers.Layer):
         if self.key_dim is None:
             checks.divisible(hidden_dim, self.num_heads)
         self.head_dim = self.key_dim or hidden_dim // self.num_heads
-        heads = (None, self.num_heads, self.head_dim)
+        heads = dict(num_heads=self.num_heads, head_dim=self.head_dim)
         # [B, T, D] x [D, N, H] -> [B, T, N, H]
-        self.query_dense = self._projection("query", "abc,cde->abde", heads, "de")
-        self.key_dense = self._projection("key", "abc,cde->abde", heads, "de")
-        self.value_dense = self._projection("value", "abc,cde->abde", heads, "de")
+        self.query_dense = self._projection("query", **heads)
+        self.key_dense = self._projection("key", **heads)
+        self.value_dense = self._projection("value", **heads)
         # [B, T, N, H] x [N, H, D] -> [B, T, D]
         self.output_dense = self._projection(
-            "attention_output",
-            "abcd,cde->abe",
-            (None, self.output_dim or hidden_dim),
-            "e",
+            "attention_output", output_dim=self.output_dim or hidden_dim
         )
         self.query_dense.build(query_shape)
         self.key_dense.build(key_shape)
@@ -208,6 +205,10 @@ class MultiHeadAttention(keras.layers.Layer):
             # positions; pass `attention_mask` to mask those.
             if self_attention:
                 key_mask = None
+            if cache_index is None and query.shape[1] == 1:
+                # One token appended after the cached ones is the last
+                # position: the causal mask would allow every key.
+                use_causal_mask = False
 
         masks.check_masks(
             query.shape, key_heads.shape, query_mask, key_mask, attention_mask

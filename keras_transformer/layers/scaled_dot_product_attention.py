@@ -8,52 +8,70 @@ from keras import ops
 
 from keras_transformer.layers import checks
 
-# Masked logits are replaced by this value before the softmax. Under float16
+# Added to masked logits before the softmax. Under float16
 # the softmax runs in float32 (see below), so the value never meets float16.
 _MASKED_LOGIT = -1e9
 
 
-def attention_probabilities(query, key, mask=None, scale=None):
-    """Returns softmax(Q K^T * scale) with masked positions at zero weight.
+def _as_head_mask(mask):
+    """Returns `mask` as a boolean (B|1, N|1, T, S) tensor."""
+    mask = ops.cast(mask, "bool")
+    if len(mask.shape) == 2:
+        # [T, S] -> [1, 1, T, S]
+        return mask[None, None]
+    if len(mask.shape) == 3:
+        # [B, T, S] -> [B, 1, T, S], shared by every head.
+        return ops.expand_dims(mask, 1)
+    return mask
 
-    Args:
-        query: (B, T, N, H) queries.
-        key: (B, S, N, H) keys.
-        mask: Optional boolean mask broadcastable to (B, T, S) or
-            (B, N, T, S); `True` means "may attend".
-        scale: The logit scale; defaults to 1 / sqrt(H).
 
-    Returns:
-        (B, N, T, S) attention weights in the dtype of `query`; masked
-        positions are exactly 0.
+def attention_logits(query, key, mask=None, scale=None):
+    """Returns the masked logits Q K^T * scale, (B, N, T, S).
+
+    The work on the (B, N, T, S) logits is kept to one addition, because
+    those are the largest tensors of a Transformer block: the scale goes on
+    the queries ((B, T, N, H), as `keras.layers.MultiHeadAttention` does),
+    and the mask becomes an additive bias built on the mask's own, smaller
+    shape (a head-independent (B, 1, T, S)), whose gradient is the logits'
+    one unchanged instead of a select.
+
+    Under float16 the logits are float32: large logits overflow float16 and
+    the masked value does not fit it. bfloat16 has float32's range, so it
+    stays in bfloat16, which keeps casts off the hot path.
     """
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
+    query = query * ops.cast(scale, query.dtype)
     # logits = [B, N, T, S]
     logits = ops.einsum("btnh,bsnh->bnts", query, key)
-    # Under float16 the softmax runs in float32: large logits overflow float16
-    # and the masked value does not fit it. bfloat16 has float32's range, so
-    # it stays in bfloat16, which keeps the casts off the hot path (measured:
-    # about 4% of a training step on this CPU).
     if keras.backend.standardize_dtype(logits.dtype) == "float16":
         logits = ops.cast(logits, "float32")
-    logits = logits * ops.cast(scale, logits.dtype)
     if mask is not None:
-        mask = ops.cast(mask, "bool")
-        if len(mask.shape) == 3:
-            # [B, T, S] -> [B, 1, T, S], shared by every head.
-            mask = ops.expand_dims(mask, 1)
-        logits = ops.where(mask, logits, _MASKED_LOGIT)
+        # exp(-1e9 - max) is exactly 0, so masked keys get exactly 0 weight.
+        bias = ops.where(_as_head_mask(mask), 0.0, _MASKED_LOGIT)
+        logits = logits + ops.cast(bias, logits.dtype)
+    return logits
+
+
+def attended_rows(mask):
+    """Which query rows may attend to at least one key, (B|1, T, N|1, 1).
+
+    A row whose keys are all masked (a padded query) gets uniform weights
+    from the softmax; multiplying its output (and weights) by this zeroes
+    it, as `keras.layers.MultiHeadAttention` does, at the cost of one pass
+    over (B, T, N, H) rather than one over the (B, N, T, S) weights.
+    """
+    # [B, N, T, S] -> [B, N, T] -> [B, T, N, 1]
+    rows = ops.any(_as_head_mask(mask), axis=-1)
+    return ops.expand_dims(ops.transpose(rows, (0, 2, 1)), -1)
+
+
+def _softmax(logits):
     with warnings.catch_warnings():
         # Keras warns about a softmax over one key, which is exactly the
         # first step of cached decoding.
         warnings.filterwarnings("ignore", "You are using a softmax over axis")
-        weights = ops.softmax(logits, axis=-1)
-    if mask is not None:
-        # A row whose keys are all masked (a padded query) would otherwise get
-        # uniform weights; zero weights match `keras.layers.MultiHeadAttention`.
-        weights = ops.where(mask, weights, 0.0)
-    return ops.cast(weights, query.dtype)
+        return ops.softmax(logits, axis=-1)
 
 
 def scaled_dot_product_attention(
@@ -123,12 +141,18 @@ def scaled_dot_product_attention(
             )
         expected = tuple(mask.shape[:-2]) + (query.shape[1], key.shape[1])
         checks.static_dims_match("mask", mask.shape, expected, "(..., T, S)")
-    weights = attention_probabilities(query, key, mask, scale)
+    weights = ops.cast(_softmax(attention_logits(query, key, mask, scale)), query.dtype)
     dropped = weights
     if training and dropout_rate > 0.0:
         dropped = keras.random.dropout(weights, dropout_rate, seed=seed)
     # output = [B, T, N, H]
     output = ops.einsum("bnts,bsnh->btnh", dropped, value)
+    if mask is not None:
+        rows = attended_rows(mask)
+        output = output * ops.cast(rows, output.dtype)
+        if return_attention_scores:
+            # [B, T, N, 1] -> [B, N, T, 1]
+            weights = weights * ops.cast(ops.transpose(rows, (0, 2, 1, 3)), weights.dtype)
     if single_head:
         output = ops.squeeze(output, 2)
         weights = ops.squeeze(weights, 1)
