@@ -91,8 +91,14 @@ class HeadProjection(keras.layers.Layer):
             checks.rank("inputs", inputs_shape, 4, "(B, T, N, H)")
             kernel_shape = (inputs_shape[-2], inputs_shape[-1], self.output_dim)
             bias_shape = (self.output_dim,)
+        # Kernel axes read by the input and written to the output: the fans
+        # of variance-scaling initializers, as `keras.layers.EinsumDense`
+        # computes them (Glorot: fan_in = D, fan_out = N * H when splitting).
+        axes = ([0], [1, 2]) if self.output_dim is None else ([0, 1], [2])
         self.kernel = self.add_weight(
-            name="kernel", shape=kernel_shape, initializer=self.kernel_initializer
+            name="kernel",
+            shape=kernel_shape,
+            initializer=_with_fan_axes(self.kernel_initializer, *axes),
         )
         self.bias = (
             self.add_weight(name="bias", shape=bias_shape, initializer=self.bias_initializer)
@@ -137,3 +143,15 @@ class HeadProjection(keras.layers.Layer):
             }
         )
         return config
+
+
+def _with_fan_axes(initializer, input_axes, output_axes):
+    """`initializer` with the fan axes set, when it scales by fans."""
+    if not isinstance(initializer, keras.initializers.VarianceScaling) or (
+        initializer.input_axes is not None and initializer.output_axes is not None
+    ):
+        return initializer
+    config = initializer.get_config()
+    # The concrete seed, so that the copy draws what the original would.
+    config.update(seed=initializer.seed, input_axes=input_axes, output_axes=output_axes)
+    return initializer.__class__.from_config(config)
