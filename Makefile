@@ -28,7 +28,7 @@ test: install
 test-all: install
 	$(VPY) -m pytest -q
 
-# The benchmark suite (about an hour on 2 cores; `python -m benchmarks --quick`
+# The benchmark suite (about 80 minutes on 2 cores; `python -m benchmarks --quick`
 # checks in minutes that it runs).
 bench: install
 	$(VPY) -m benchmarks

@@ -1,6 +1,6 @@
 """The benchmark suite in one command, with the targets it is held to.
 
-    python -m benchmarks                 # full suite, about an hour on 2 cores
+    python -m benchmarks                 # full suite, about 80 minutes on 2 cores
     python -m benchmarks --quick         # every benchmark on tiny settings, minutes
     python -m benchmarks --only training decoding
 
@@ -49,7 +49,7 @@ def run_benchmarks(args):
         from benchmarks import train_throughput
 
         # Four settings (two precisions x jit_compile off/on) x three
-        # candidates: 5 rounds of 6 steps keep this part near 25 minutes.
+        # candidates: 5 rounds of 6 steps keep this part near 35 minutes.
         extra = [] if args.quick else ["--jit-compile", "both", "--repeats", "5",
                                        "--steps", "6"]
         reports["training"] = train_throughput.main(

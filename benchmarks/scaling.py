@@ -16,7 +16,7 @@ Every point is the median of `--repeats` timed runs after one untimed
 warm-up. Writes `benchmarks/results/scaling.json` and a 2 x 2 log-log plot,
 `benchmarks/results/scaling.png`.
 
-    python -m benchmarks.scaling            # full run, ~15 min on 2 cores
+    python -m benchmarks.scaling            # full run, ~25 min on 2 cores (uncached 512 tokens: 12)
     python -m benchmarks.scaling --quick    # tiny models, seconds
 """
 

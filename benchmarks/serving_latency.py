@@ -23,7 +23,7 @@ comparison is fair, but random weights rarely emit the end token, so
 translations run to `--max-output-length` tokens; the JSON records how many
 tokens were generated. Results go to `benchmarks/results/serving_latency.json`.
 
-    python -m benchmarks.serving_latency            # full run, ~10 min on 2 cores
+    python -m benchmarks.serving_latency            # full run, ~7 min on 2 cores
     python -m benchmarks.serving_latency --quick    # smoke test, about a minute
 """
 
