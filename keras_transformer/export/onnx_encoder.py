@@ -1,13 +1,12 @@
 """A BERT task model's `forward.onnx` over onnxruntime: NumPy in and out."""
 
 import json
-import pathlib
 
 import numpy as np
-import onnxruntime
 
 from keras_transformer.export import encoder_signatures
 from keras_transformer.export.onnx_export import METADATA_KEY
+from keras_transformer.export.onnx_sessions import cpu_session
 
 
 class OnnxEncoder:
@@ -29,16 +28,9 @@ class OnnxEncoder:
     """
 
     def __init__(self, path, intra_op_num_threads=0):
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = intra_op_num_threads
         # Idle threads that spin would take the cores from concurrent
         # requests and the server's Python pre- and post-processing.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(
-            str(pathlib.Path(path)), sess_options=options,
-            providers=["CPUExecutionProvider"],
-        )
+        self.session = cpu_session(path, intra_op_num_threads)
         metadata = json.loads(self.session.get_modelmeta().custom_metadata_map[METADATA_KEY])
         self.task = metadata["task"]
         self.vocabulary_size = metadata["vocabulary_size"]

@@ -4,9 +4,9 @@ import json
 import pathlib
 
 import numpy as np
-import onnxruntime
 
 from keras_transformer.export.onnx_export import METADATA_KEY
+from keras_transformer.export.onnx_sessions import cpu_session
 
 
 class OnnxSeq2Seq:
@@ -27,35 +27,22 @@ class OnnxSeq2Seq:
 
     def __init__(self, directory, intra_op_num_threads=0):
         directory = pathlib.Path(directory)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = intra_op_num_threads
         # Decoding alternates short session runs with NumPy work: threads
         # that spin between runs (onnxruntime's default) would take the
         # cores from that work and from concurrent requests (about 3x
         # slower beam search on 2 cores).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = (
-            onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.encoder_session = cpu_session(directory / "encoder.onnx", intra_op_num_threads)
+        self.decoder_step_session = cpu_session(
+            directory / "decoder_step.onnx", intra_op_num_threads
         )
-
-        def session(part, sess_options=options):
-            return onnxruntime.InferenceSession(
-                str(directory / f"{part}.onnx"),
-                sess_options=sess_options,
-                providers=["CPUExecutionProvider"],
-            )
-
-        self.encoder_session = session("encoder")
-        self.decoder_step_session = session("decoder_step")
         forward = directory / "forward.onnx"
         # The forward pass is one long run with no NumPy work in between:
-        # there spinning threads pick up each op's work sooner (batch 1:
-        # 16.8 -> 12.8 ms for cpu_small on 2 cores), as TensorFlow's do.
-        forward_options = onnxruntime.SessionOptions()
-        forward_options.intra_op_num_threads = intra_op_num_threads
-        forward_options.graph_optimization_level = options.graph_optimization_level
+        # there spinning threads help (batch 1: 16.8 -> 12.8 ms for
+        # cpu_small on 2 cores), as TensorFlow's do.
         self.forward_session = (
-            session("forward", forward_options) if forward.exists() else None
+            cpu_session(forward, intra_op_num_threads, spinning=True)
+            if forward.exists()
+            else None
         )
         config = json.loads(
             self.decoder_step_session.get_modelmeta().custom_metadata_map[METADATA_KEY]

@@ -141,6 +141,8 @@ def scaled_dot_product_attention(
             )
         expected = tuple(mask.shape[:-2]) + (query.shape[1], key.shape[1])
         checks.static_dims_match("mask", mask.shape, expected, "(..., T, S)")
+        # Once, for both the logits' bias and the attended rows.
+        mask = _as_head_mask(mask)
     weights = ops.cast(_softmax(attention_logits(query, key, mask, scale)), query.dtype)
     dropped = weights
     if training and dropout_rate > 0.0:
