@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from examples import train_translation
+from keras_transformer.jobs import train_translation
 from keras_transformer.data import SubwordTokenizer
 from keras_transformer.generation import beam_search
 from keras_transformer.generation import greedy_search

@@ -115,3 +115,14 @@ def static_dims_match(name, shape, expected, notation):
                 f"{notation} = {tuple(expected)}. Received: {name}.shape="
                 f"{tuple(shape)}"
             )
+
+
+def non_negative_float(name, value):
+    """Returns `value` if it is a float >= 0, else raises."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value >= 0
+    ):
+        raise invalid_argument(name, "a non-negative number", value)
+    return float(value)

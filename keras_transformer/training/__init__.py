@@ -1,5 +1,7 @@
 """Training: masked, label-smoothed loss; masked accuracy; schedule; runs."""
 
+from keras_transformer.training.fine_tuning import NO_WEIGHT_DECAY
+from keras_transformer.training.fine_tuning import fine_tuning_optimizer
 from keras_transformer.training.masked_accuracy import MaskedAccuracy
 from keras_transformer.training.masked_loss import MaskedSparseCrossentropy
 from keras_transformer.training.precision import PRECISIONS
@@ -10,8 +12,11 @@ from keras_transformer.training.strategies import STRATEGIES
 from keras_transformer.training.strategies import get_strategy
 from keras_transformer.training.time_budget import TimeBudget
 from keras_transformer.training.transformer_schedule import TransformerSchedule
+from keras_transformer.training.warmup_linear_decay import WarmupLinearDecay
+from keras_transformer.training.warmup_linear_decay import warmup_linear_decay
 
 __all__ = [
+    "NO_WEIGHT_DECAY",
     "PRECISIONS",
     "STRATEGIES",
     "MaskedAccuracy",
@@ -19,7 +24,10 @@ __all__ = [
     "ProgressLog",
     "TimeBudget",
     "TransformerSchedule",
+    "WarmupLinearDecay",
+    "fine_tuning_optimizer",
     "get_strategy",
     "resolve_precision",
     "set_precision",
+    "warmup_linear_decay",
 ]
