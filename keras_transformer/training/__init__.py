@@ -1,5 +1,8 @@
 """Training: masked, label-smoothed loss; masked accuracy; schedule; runs."""
 
+from keras_transformer.training.distributed import is_chief
+from keras_transformer.training.distributed import remove_worker_output_dirs
+from keras_transformer.training.distributed import worker_output_dir
 from keras_transformer.training.fine_tuning import NO_WEIGHT_DECAY
 from keras_transformer.training.fine_tuning import fine_tuning_optimizer
 from keras_transformer.training.masked_accuracy import MaskedAccuracy
@@ -27,7 +30,10 @@ __all__ = [
     "WarmupLinearDecay",
     "fine_tuning_optimizer",
     "get_strategy",
+    "is_chief",
+    "remove_worker_output_dirs",
     "resolve_precision",
     "set_precision",
     "warmup_linear_decay",
+    "worker_output_dir",
 ]
