@@ -1,5 +1,7 @@
 """Training: masked, label-smoothed loss; masked accuracy; schedule; runs."""
 
+from keras_transformer.training.collapse_monitor import CollapseMonitor
+from keras_transformer.training.collapse_monitor import mean_cosine_similarity
 from keras_transformer.training.distributed import is_chief
 from keras_transformer.training.distributed import remove_worker_output_dirs
 from keras_transformer.training.distributed import worker_output_dir
@@ -7,6 +9,8 @@ from keras_transformer.training.fine_tuning import NO_WEIGHT_DECAY
 from keras_transformer.training.fine_tuning import fine_tuning_optimizer
 from keras_transformer.training.masked_accuracy import MaskedAccuracy
 from keras_transformer.training.masked_loss import MaskedSparseCrossentropy
+from keras_transformer.training.model_selection import EpochEvaluation
+from keras_transformer.training.model_selection import slim_save
 from keras_transformer.training.precision import PRECISIONS
 from keras_transformer.training.precision import resolve_precision
 from keras_transformer.training.precision import set_precision
@@ -22,6 +26,8 @@ __all__ = [
     "NO_WEIGHT_DECAY",
     "PRECISIONS",
     "STRATEGIES",
+    "CollapseMonitor",
+    "EpochEvaluation",
     "MaskedAccuracy",
     "MaskedSparseCrossentropy",
     "ProgressLog",
@@ -32,8 +38,10 @@ __all__ = [
     "get_strategy",
     "is_chief",
     "remove_worker_output_dirs",
+    "mean_cosine_similarity",
     "resolve_precision",
     "set_precision",
+    "slim_save",
     "warmup_linear_decay",
     "worker_output_dir",
 ]
