@@ -26,6 +26,7 @@ from keras_transformer.data import SubwordTokenizer
 from keras_transformer.data import load_translation
 from keras_transformer.data import make_translation_batches
 from keras_transformer.evaluation import corpus_bleu
+from keras_transformer.evaluation import repetition_rate
 from keras_transformer.models import SEQ2SEQ_PRESETS
 from keras_transformer.models import Seq2SeqTransformer
 from keras_transformer.training import PRECISIONS
@@ -34,7 +35,9 @@ from keras_transformer.training import MaskedAccuracy
 from keras_transformer.training import MaskedSparseCrossentropy
 from keras_transformer.training import ProgressLog
 from keras_transformer.training import TimeBudget
-from keras_transformer.training import TransformerSchedule
+from keras_transformer.training import WarmupLinearDecay
+from keras_transformer.training.budget_schedule import FitScheduleToBudget
+from keras_transformer.training.budget_schedule import plot_learning_rates
 from keras_transformer.training import get_strategy
 from keras_transformer.training import set_precision
 from keras_transformer.translation import Translator
@@ -74,8 +77,15 @@ def parse_args(argv):
     # on 2 AVX2 cores, the slowest CPU it was measured on.
     training.add_argument("--time-budget-minutes", type=float, default=11.0,
                           help="stop training (logged) once this much time is spent")
-    training.add_argument("--warmup-steps", type=int, default=400)
-    training.add_argument("--learning-rate-scale", type=float, default=1.0)
+    # Linear warm-up to the peak, then linear decay to zero at the last step
+    # the time budget allows (FitScheduleToBudget measures the step time),
+    # or at the last of --epochs epochs when the budget does not bind.
+    training.add_argument("--learning-rate", type=float, default=2e-3,
+                          help="peak learning rate (Adam)")
+    training.add_argument("--warmup-fraction", type=float, default=0.1,
+                          help="warm-up, as a share of the steps the run will take")
+    training.add_argument("--warmup-steps", type=int, default=None,
+                          help="a fixed warm-up length instead of --warmup-fraction")
     training.add_argument("--label-smoothing", type=float, default=0.1)
     training.add_argument("--mixed-precision", choices=PRECISIONS, default="auto",
                           help="auto: bfloat16 where the hardware has bfloat16 units")
@@ -85,7 +95,11 @@ def parse_args(argv):
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--beam-width", type=int, default=4)
     evaluation.add_argument("--eval-sentences", type=int, default=None,
-                            help="score only the first N test pairs (default: all)")
+                            help="score only the first N pairs (default: all)")
+    evaluation.add_argument("--eval-split", default="test",
+                            help="the split translated and scored; tune on 'validation'")
+    evaluation.add_argument("--decode-batch-size", type=int, default=64,
+                            help="sentences per decoding batch (sorted by length)")
     evaluation.add_argument("--num-samples", type=int, default=5)
     parser.add_argument("--output-dir", default="artifacts/translation")
     return parser.parse_args(argv)
@@ -98,6 +112,24 @@ def texts_of(pairs, limit=None):
         sources.append(source.decode())
         targets.append(target.decode())
     return sources, targets
+
+
+class DecodingProgress:
+    """Prints decoding progress about every `every` seconds: count, rate, ETA."""
+
+    def __init__(self, started, every=20.0):
+        self.started = started
+        self.every = every
+        self._last = started
+
+    def __call__(self, done, total):
+        now = time.perf_counter()
+        if now - self._last < self.every and done < total:
+            return
+        self._last = now
+        rate = done / max(now - self.started, 1e-9)
+        print(f"[eval] {done}/{total} sentences, {rate:.1f} sentences/s, "
+              f"{(total - done) / rate:.0f} s left", flush=True)
 
 
 def main(argv=None):
@@ -152,8 +184,13 @@ def main(argv=None):
             norm_first=args.norm_first,
             dropout=args.dropout,
         )
-        schedule = TransformerSchedule(model.hidden_dim, args.warmup_steps,
-                                       scale=args.learning_rate_scale)
+        # Planned for the steps asked for; FitScheduleToBudget moves the end
+        # of the decay to the last step the time budget allows.
+        planned_steps = args.epochs * (
+            args.steps_per_epoch or int(train_batches.cardinality()))
+        schedule = WarmupLinearDecay(args.learning_rate, total_steps=planned_steps,
+                                     warmup_fraction=args.warmup_fraction,
+                                     warmup_steps=args.warmup_steps)
         model.compile(
             # The paper's Adam settings (section 5.3).
             optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98,
@@ -167,12 +204,14 @@ def main(argv=None):
 
     # === Training ===
     budget = TimeBudget(args.time_budget_minutes)
+    schedule_fitter = FitScheduleToBudget(schedule, budget)
     callbacks = [
         # Saves every 100 steps, so a killed run loses at most 100 steps.
         keras.callbacks.BackupAndRestore(str(output_dir / "backup"), save_freq=100),
         keras.callbacks.ModelCheckpoint(str(output_dir / "checkpoint.keras")),
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
         budget,
+        schedule_fitter,
     ]
     interactive = sys.stdout.isatty()
     if not interactive:
@@ -191,16 +230,26 @@ def main(argv=None):
     print(f"[train] saved {output_dir / 'model.keras'}")
 
     # === Evaluation ===
+    if schedule_fitter.learning_rates:  # none when a finished run is restarted
+        plot_learning_rates(schedule_fitter.learning_rates, output_dir / "lr.png",
+                            title=f"learning rate, {len(schedule_fitter.learning_rates)} steps")
     translator = Translator(model, tokenizer, beam_width=args.beam_width,
-                            overlength="truncate")
-    sources, references = texts_of(test_pairs, args.eval_sentences)
+                            batch_size=args.decode_batch_size, overlength="truncate")
+    eval_pairs = test_pairs if args.eval_split == "test" else load_translation(
+        args.dataset, args.eval_split, **languages)[0]
+    sources, references = texts_of(eval_pairs, args.eval_sentences)
+    search = "greedy search" if args.beam_width == 1 else f"beam search (width {args.beam_width})"
+    print(f"[eval] translating {len(sources)} {args.eval_split} pairs with {search}")
     decode_started = time.perf_counter()
-    hypotheses = translator.translate(sources)
+    hypotheses = translator.translate(sources, progress=DecodingProgress(decode_started))
     decode_seconds = time.perf_counter() - decode_started
     bleu = corpus_bleu(hypotheses, references)
-    print(f"[eval] beam search (width {args.beam_width}) on {len(sources)} test pairs "
+    repeats, reference_repeats = repetition_rate(hypotheses), repetition_rate(references)
+    print(f"[eval] {search} on {len(sources)} {args.eval_split} pairs "
           f"in {decode_seconds:.0f} s ({len(sources) / decode_seconds:.1f} sentences/s)")
     print(f"[eval] {bleu}")
+    print(f"[eval] translations repeating a 4-gram 3+ times: {100 * repeats:.1f}% "
+          f"(references: {100 * reference_repeats:.1f}%)")
     for source, reference, hypothesis in list(zip(sources, references, hypotheses))[
         : args.num_samples
     ]:
@@ -218,7 +267,12 @@ def main(argv=None):
         "final_val_loss": history.history.get("val_loss", [None])[-1],
         "bleu": bleu.score,
         "bleu_signature": str(bleu),
+        "eval_split": args.eval_split,
         "test_sentences": len(sources),
+        "repetition_rate": repeats,
+        "reference_repetition_rate": reference_repeats,
+        "steps": int(model.optimizer.iterations.numpy()),
+        "schedule": schedule.get_config(),
         "train_seconds": train_seconds,
         "decode_sentences_per_second": len(sources) / decode_seconds,
         "total_seconds": time.perf_counter() - started,

@@ -106,8 +106,12 @@ class Translator:
                 encoded[index] = ids[: self.max_input_length - 1]
         return [ids + [self.tokenizer.end_id] for ids in encoded]
 
-    def translate_ids(self, source_ids):
-        """Decodes lists of source ids; returns lists of output ids."""
+    def translate_ids(self, source_ids, progress=None):
+        """Decodes lists of source ids; returns lists of output ids.
+
+        `progress`, if given, is called as `progress(done, total)` after
+        every batch, with the number of sentences decoded so far.
+        """
         order = np.argsort([len(ids) for ids in source_ids], kind="stable")
         outputs = [None] * len(source_ids)
         for start in range(0, len(order), self.batch_size):
@@ -123,10 +127,16 @@ class Translator:
                 generated = np.asarray(self._search(batch, limit))
             for i, row in enumerate(rows):
                 outputs[row] = generated[i].tolist()
+            if progress is not None:
+                progress(start + len(rows), len(order))
         return outputs
 
-    def translate(self, texts):
-        """Returns the translations of `texts` (a list of strings)."""
+    def translate(self, texts, progress=None):
+        """Returns the translations of `texts` (a list of strings).
+
+        `progress`, if given, is called as `progress(done, total)` after
+        every decoded batch (a long evaluation can report how far it is).
+        """
         if isinstance(texts, (str, bytes)):
             raise ValueError(
                 "Received an invalid value for argument `texts`, expected a "
@@ -135,4 +145,5 @@ class Translator:
         texts = list(texts)
         if not texts:
             return []
-        return self.tokenizer.decode(self.translate_ids(self.encode(texts)))
+        return self.tokenizer.decode(
+            self.translate_ids(self.encode(texts), progress=progress))
