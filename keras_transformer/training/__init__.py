@@ -1,5 +1,6 @@
 """Training: masked, label-smoothed loss; masked accuracy; schedule; runs."""
 
+from keras_transformer.training.budget_schedule import FitScheduleToBudget
 from keras_transformer.training.collapse_monitor import CollapseMonitor
 from keras_transformer.training.collapse_monitor import mean_cosine_similarity
 from keras_transformer.training.distributed import is_chief
@@ -28,6 +29,7 @@ __all__ = [
     "STRATEGIES",
     "CollapseMonitor",
     "EpochEvaluation",
+    "FitScheduleToBudget",
     "MaskedAccuracy",
     "MaskedSparseCrossentropy",
     "ProgressLog",
