@@ -4,6 +4,7 @@ from keras_transformer.training.budget_schedule import FitScheduleToBudget
 from keras_transformer.training.collapse_monitor import CollapseMonitor
 from keras_transformer.training.collapse_monitor import mean_cosine_similarity
 from keras_transformer.training.distributed import is_chief
+from keras_transformer.training.distributed import prepare_multi_worker_fit
 from keras_transformer.training.distributed import remove_worker_output_dirs
 from keras_transformer.training.distributed import worker_output_dir
 from keras_transformer.training.fine_tuning import NO_WEIGHT_DECAY
@@ -39,6 +40,7 @@ __all__ = [
     "fine_tuning_optimizer",
     "get_strategy",
     "is_chief",
+    "prepare_multi_worker_fit",
     "remove_worker_output_dirs",
     "mean_cosine_similarity",
     "resolve_precision",

@@ -115,3 +115,69 @@ def remove_worker_output_dirs():
     if _temporary_root is not None:
         shutil.rmtree(_temporary_root, ignore_errors=True)
         _temporary_root = None
+
+
+def prepare_multi_worker_fit(model):
+    """Lets `model.fit` and `model.evaluate` run across several workers.
+
+    Works around two failures of Keras 3 (3.15) on TensorFlow under
+    `tf.distribute.MultiWorkerMirroredStrategy` with two or more workers,
+    both in `keras/src/backend/tensorflow/trainer.py`:
+
+    1. keras-team/keras#20585. Before the first step, `_maybe_symbolic_build`
+       takes one batch of the distributed dataset, a structure of
+       `PerReplica` values, and `strategy.reduce("MEAN", ...)`s the whole
+       structure. Across workers the reduce runs collective ops, which take
+       one tensor, not a structure, so every worker fails with "Attempt to
+       convert a value ({...: PerReplica...}) ... to a Tensor" (a reduce
+       could not work anyway: the workers' slices of a global batch may
+       differ in shape). The build only needs shapes and dtypes: this model
+       builds from this worker's own slice instead.
+    2. Then every step fails in `reduce_per_replica`: the step's outputs
+       (the metric values, scalars) go through `strategy.reduce("MEAN", v,
+       axis=0)`, which needs a batch axis ("Invalid reduction dimension 0
+       for input with 0 dimensions"). This model's train and test steps
+       return each scalar as a 1-element vector, which that reduce averages
+       over the workers back into a scalar.
+
+    Training itself is untouched (plain `model.fit`, the strategy's own
+    gradient all-reduce); only this model object is changed. A no-op unless
+    the model was created under a `MultiWorkerMirroredStrategy`.
+
+    Args:
+        model: A Keras model created and compiled under the strategy's
+            scope. Call again after re-compiling.
+
+    Returns:
+        `model`.
+    """
+    strategy = model.distribute_strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model
+    # The trainer's own hook, bound to this model: called with a plain
+    # `data_batch`, it builds from it in the strategy's scope, no reduce.
+    build_from_batch = model._maybe_symbolic_build
+    train_step = model.train_step
+    test_step = model.test_step
+
+    def local_value(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def build_from_local_batch(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, distributed_iterator in iterator:
+                data_batch = next(distributed_iterator)
+                break
+        build_from_batch(data_batch=tf.nest.map_structure(local_value, data_batch))
+
+    def as_vector(value):
+        if tf.is_tensor(value) and value.shape.rank == 0:
+            return tf.reshape(value, [1])
+        return value
+
+    model._maybe_symbolic_build = build_from_local_batch
+    model.train_step = lambda data: tf.nest.map_structure(as_vector, train_step(data))
+    model.test_step = lambda data: tf.nest.map_structure(as_vector, test_step(data))
+    return model
