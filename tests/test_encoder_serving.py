@@ -20,7 +20,6 @@ import keras
 import numpy as np
 import pytest
 
-from examples.finetune_ner import tag_text
 from keras_transformer.data import BertTokenizer
 from keras_transformer.export import QaConfig
 from keras_transformer.export.encoder_demo import CLASS_LABELS
@@ -36,6 +35,7 @@ from keras_transformer.serving import ServingLimits
 from keras_transformer.serving import load_served_model
 from keras_transformer.serving import text_tasks
 from keras_transformer.serving.server_process import ServerProcess
+from keras_transformer.tasks import EntityTagger
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUNTIMES = ("savedmodel", "onnx")
@@ -100,7 +100,7 @@ def test_entities_are_word_spans_decoded_from_first_pieces(tokenizer):
 def test_entities_refuse_texts_longer_than_the_limit(tokenizer):
     run = fake_token_logits(tokenizer, {}, len(NER_LABELS))
     with pytest.raises(RequestError, match=r"text\[1\] is 12 word pieces long .* limit "
-                                           r"of 11 \(the limit\)\. Texts are never cut"):
+                                           r"of 11 \(the limit\)\. Sentences are never cut"):
         text_tasks.tag_entities(["Jesus wept.", "abram " * 10], tokenizer, run,
                                 list(NER_LABELS), 11, "the limit")
 
@@ -258,10 +258,12 @@ def check_text(port, task, demo):
                                             "instances": [{"text": t} for t in NER_TEXTS]})
         assert status == 200, body
         for text, entities in zip(NER_TEXTS, body["predictions"]):
-            # The NER example's own tagging of the text with the Keras model.
-            expected = tag_text(model, tokenizer, list(NER_LABELS), text, 32)
+            # The Keras model's entities, by the public tagger.
+            (expected,) = EntityTagger(model, tokenizer, NER_LABELS, max_length=32).tag([text])
             assert [(e["start"], e["end"], e["entity"], e["text"]) for e in entities] \
-                == [tuple(span) for span in expected]
+                == [(e["start"], e["end"], e["entity"], e["text"]) for e in expected]
+            assert [e["score"] for e in entities] \
+                == pytest.approx([e["score"] for e in expected], abs=1e-4)
             assert all(0 < e["score"] <= 1 for e in entities)
         assert any(body["predictions"]), "a random model tags some words"
         status, bare = predict(port, task, {"signature_name": "entities",

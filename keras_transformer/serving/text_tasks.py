@@ -5,11 +5,10 @@ the graph does not, in Python in the server, with the export's
 `BertTokenizer` and the package's own pre- and post-processing, so that
 served answers are those of the training code:
 
-* `tag_entities` (NER): words by `keras_transformer.data.split_words`,
-  word pieces by `BertTokenizer.encode_words`, one tag per word from its
-  first piece (`ner_pipeline.first_pieces`, `word_predictions`), entities
-  read from the IOB2 tags by `keras_transformer.evaluation.
-  extract_entities`, mapped back to the text's characters.
+* `tag_entities` / `tag_word_entities` (NER): raw text or pre-split words,
+  tagged by the code of `keras_transformer.tasks.EntityTagger`
+  (`tag_texts`, `tag_split_words`): one definition for the tagger, the
+  fine-tuning example and the server.
 * `answer_questions` (extractive QA): windows over long contexts by
   `keras_transformer.data.prepare_qa_features` (stride, never cut), n-best
   span decoding over all windows by `keras_transformer.question_answering.
@@ -26,14 +25,12 @@ never cut.
 import numpy as np
 
 from keras_transformer.data import prepare_qa_features
-from keras_transformer.data import split_words
-from keras_transformer.data import word_predictions
-from keras_transformer.data.ner_pipeline import first_pieces
-from keras_transformer.evaluation import extract_entities
 from keras_transformer.export.encoder_signatures import INPUT_NAMES
 from keras_transformer.models.bert_span_extractor import PADDING_LOGIT
 from keras_transformer.question_answering import decode_answers
 from keras_transformer.serving.errors import RequestError
+from keras_transformer.tasks.entity_tagger import tag_split_words
+from keras_transformer.tasks.entity_tagger import tag_texts
 
 
 def pad_encodings(encodings, pad_id):
@@ -70,6 +67,9 @@ def softmax(logits):
 def tag_entities(texts, tokenizer, run, labels, max_length, limit):
     """The named entities of each text, as character spans.
 
+    The code of `keras_transformer.tasks.EntityTagger.tag` (`tag_texts`),
+    on the runtime's `run`: served entities are the tagger's.
+
     Args:
         texts: Strings.
         tokenizer: The export's `BertTokenizer`.
@@ -86,42 +86,31 @@ def tag_entities(texts, tokenizer, run, labels, max_length, limit):
         offsets, end exclusive), "text" (`text[start:end]`) and "score" (the
         mean probability of the predicted tags of its words).
     """
-    words_of, encodings, starts_of = [], [], []
-    for index, text in enumerate(texts):
-        words = split_words(text)
-        encoding = tokenizer.encode_words([word for word, _, _ in words])
-        if len(encoding) > max_length:
-            raise RequestError(
-                f"text[{index}] is {len(encoding)} word pieces long ([CLS] and "
-                f"[SEP] included), more than the limit of {max_length} ({limit}). "
-                "Texts are never cut: split it."
-            )
-        words_of.append(words)
-        encodings.append(encoding)
-        starts_of.append(first_pieces(encoding.word_ids, len(words)))
-    logits = np.asarray(run(pad_encodings(encodings, tokenizer.pad_id))["logits"])
-    tag_ids = word_predictions(logits, starts_of, outside_id=labels.index("O"))
-    probabilities = softmax(logits)
-    results = []
-    for row, (text, words, starts, tags) in enumerate(
-        zip(texts, words_of, starts_of, tag_ids)
-    ):
-        entities = []
-        for entity_type, first, last in extract_entities([labels[t] for t in tags]):
-            start, end = words[first][1], words[last - 1][2]
-            scores = [
-                probabilities[row, starts[w], tags[w]]
-                for w in range(first, last) if starts[w] >= 0
-            ]
-            entities.append({
-                "entity": entity_type,
-                "start": start,
-                "end": end,
-                "text": text[start:end],
-                "score": float(np.mean(scores)) if scores else 0.0,
-            })
-        results.append(entities)
-    return results
+    try:
+        return tag_texts(list(texts), tokenizer, run, list(labels), max_length,
+                         batch_size=max(len(texts), 1), name="text", limit=limit)
+    except ValueError as error:
+        raise RequestError(str(error)) from None
+
+
+def tag_word_entities(word_lists, tokenizer, run, labels, max_length, limit):
+    """The named entities of sentences already split into words.
+
+    The code of `keras_transformer.tasks.EntityTagger.tag_words`
+    (`tag_split_words`): words are never split again, so a client that
+    splits as its training data was split gets the training-time words.
+
+    Returns:
+        For each sentence, a list of entities, each a dict: "entity",
+        "start" and "end" (word indices, end exclusive), "words", "text"
+        (the words joined by spaces) and "score".
+    """
+    try:
+        return tag_split_words(list(word_lists), tokenizer, run, list(labels), max_length,
+                               batch_size=max(len(word_lists), 1), name="words",
+                               limit=limit)
+    except ValueError as error:
+        raise RequestError(str(error)) from None
 
 
 def answer_questions(questions, contexts, tokenizer, run, qa_config, max_batch_size):
