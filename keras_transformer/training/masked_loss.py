@@ -60,7 +60,7 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         # multiplies a loss by the Keras mask of the logits (the decoder's
         # padding mask, 0/1 at the same positions) before reducing: a scalar
         # would be counted once per real token.
-        return per_token * real / (ops.maximum(ops.sum(real), 1.0) * _num_replicas())
+        return per_token * real / ops.maximum(_global_count(ops.sum(real)), 1.0)
 
     def get_config(self):
         config = super().get_config()
@@ -69,16 +69,23 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         return config
 
 
-def _num_replicas():
-    """Replicas of the current `tf.distribute` strategy (1 outside one).
+def _global_count(local_count):
+    """Real tokens in the whole global batch, under `tf.distribute` too.
 
-    Keras divides its built-in mean losses by this, because a strategy sums
-    the replicas' gradients and Keras multiplies the logged loss back; a
-    "sum"-reduced loss must do the same itself, or MirroredStrategy trains
-    with N times the gradient and logs N times the loss.
+    A strategy splits a global batch over its replicas and sums their
+    gradients, so each replica divides its sum by the global count: the
+    gradient is then that of the mean over every real token of the global
+    batch, as in one process (Keras multiplies the logged loss back by the
+    replica count, so the logged value is that mean too when the slices
+    hold as many sentences). Dividing by the replica's own count times the
+    replicas would average the replicas' means instead, which differ when
+    their slices hold different numbers of real tokens.
     """
     if keras.backend.backend() != "tensorflow":
-        return 1.0
+        return local_count
     import tensorflow as tf
 
-    return float(tf.distribute.get_strategy().num_replicas_in_sync)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return local_count
+    return tf.stop_gradient(context.all_reduce("SUM", local_count))
