@@ -1,5 +1,11 @@
-"""The `keras-transformer` command: `export` a trained model, `serve` it.
+"""The `keras-transformer` command: `train` and `translate`; `export` a
+trained model, `serve` it.
 
+    keras-transformer train                      # the main job, as `make demo`
+    keras-transformer train --dataset my_corpus --source-language fr \\
+        --output-dir artifacts/fr_en
+    keras-transformer translate --model artifacts/translation "In the beginning"
+    keras-transformer translate --model artifacts/translation < lines.txt
     keras-transformer export --model artifacts/translation/model.keras \\
         --tokenizer artifacts/translation/tokenizer --output exports \\
         --name en_es --version 1 --formats savedmodel,onnx
@@ -8,17 +14,35 @@
         --labels artifacts/ner/tags.json
     keras-transformer serve --model-dir exports/en_es --runtime onnx
 
-(`export-encoder` exports a fine-tuned BERT task model; `serve` serves
-either kind of export.)
+(`train` runs `keras_transformer.jobs.train_translation`, the code that
+`examples/train_translation.py` calls too; `keras-transformer train --help`
+lists its options. `export-encoder` exports a fine-tuned BERT task model;
+`serve` serves either kind of export.)
 
 (`python -m keras_transformer.cli ...` where the console script is not
 installed.) Wrong arguments exit with status 2 and a one-line message.
 """
 
 import argparse
+import importlib
+import importlib.util
 import ipaddress
 import logging
+import os
 import sys
+
+# `train --task`: the package module whose `main(argv)` trains each task.
+TRAINING_JOBS = {
+    "translation": "keras_transformer.jobs.train_translation",
+    "ner": "keras_transformer.jobs.finetune_ner",
+    "qa": "keras_transformer.jobs.finetune_qa",
+    "classification": "keras_transformer.jobs.finetune_classification",
+}
+# Where a task without a package job is trained instead.
+EXAMPLE_SCRIPTS = {
+    "ner": "examples/finetune_ner.py",
+    "qa": "examples/finetune_qa.py",
+}
 
 
 def _export(args):
@@ -99,6 +123,92 @@ def _serve(args):
     return 0
 
 
+def _train(args, job_argv):
+    module = TRAINING_JOBS[args.task]
+    if importlib.util.find_spec(module) is None:
+        script = EXAMPLE_SCRIPTS.get(args.task)
+        where = (
+            f"it is trained by the example script {script}, which is not "
+            f"installed with the package: run `python -m "
+            f"{script[:-3].replace('/', '.')} --help` from a checkout of the "
+            "repository" if script else "the package has no training job for it"
+        )
+        raise ValueError(
+            f"`keras-transformer train --task {args.task}` is not available: "
+            f"{where}. Received: --task={args.task}"
+        )
+    importlib.import_module(module).main(job_argv)
+    return 0
+
+
+def _translate(args):
+    import keras
+
+    from keras_transformer.data import SubwordTokenizer
+    from keras_transformer.data import tokenizer_record
+    from keras_transformer.translation import Translator
+
+    model_path, tokenizer_dir = _model_paths(args.model, args.tokenizer)
+    model = keras.saving.load_model(model_path, compile=False)
+    tokenizer = SubwordTokenizer.load(tokenizer_dir)
+    translator = Translator(
+        model, tokenizer, beam_width=args.beam_width, alpha=args.alpha,
+        batch_size=args.batch_size,
+        overlength="truncate" if args.truncate else "error",
+    )
+    record = tokenizer_record.read_record(tokenizer_dir) or {}
+    direction = (record.get("data") or {}).get("direction", "in the direction it was trained")
+    search = "greedy search" if args.beam_width == 1 else f"beam search (width {args.beam_width})"
+    print(f"Translating {direction} with {model_path}, {search}.", file=sys.stderr,
+          flush=True)
+    if args.texts:
+        chunks = [args.texts]
+    else:
+        chunks = _chunks((line.rstrip("\r\n") for line in sys.stdin), args.batch_size)
+    for chunk in chunks:
+        for translation in _translate_lines(translator, chunk):
+            print(translation, flush=True)
+    return 0
+
+
+def _model_paths(model, tokenizer):
+    """(the .keras file, the tokenizer folder) that `--model` and
+    `--tokenizer` name."""
+    if os.path.isdir(model):
+        model_path = os.path.join(model, "model.keras")
+        default_tokenizer = os.path.join(model, "tokenizer")
+    else:
+        model_path = model
+        default_tokenizer = os.path.join(os.path.dirname(model), "tokenizer")
+    if not os.path.isfile(model_path) or not model_path.endswith(".keras"):
+        raise ValueError(
+            "Received an invalid value for argument `--model`, expected a "
+            "folder holding model.keras and tokenizer/ (what `keras-transformer "
+            f"train` writes to its --output-dir) or a .keras file. Received: "
+            f"--model={model!r}"
+        )
+    return model_path, tokenizer or default_tokenizer
+
+
+def _chunks(lines, size):
+    chunk = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _translate_lines(translator, lines):
+    """Translations of `lines`, one per line: a blank line stays blank, so
+    output line i always answers input line i."""
+    texts = [line for line in lines if line.strip()]
+    translated = iter(translator.translate(texts))
+    return [next(translated) if line.strip() else "" for line in lines]
+
+
 def _is_loopback(host):
     if host == "localhost":
         return True
@@ -152,10 +262,49 @@ def export_keyword_arguments(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-transformer",
-        description="Export a trained keras_transformer translation or BERT task "
-                    "model and serve it.",
+        description="Train a keras_transformer translation model and translate "
+                    "with it; export a trained translation or BERT task model "
+                    "and serve it.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    # The translation job parses its own options (`train --help` lists
+    # them): one definition for this command and examples/train_translation.py.
+    train = commands.add_parser(
+        "train",
+        help="train a model: the translation job (`make demo`'s defaults); "
+             "`keras-transformer train --help` lists its options",
+        add_help=False,
+        allow_abbrev=False,
+    )
+    train.add_argument("--task", choices=sorted(TRAINING_JOBS), default="translation",
+                       help="what to train (ner and qa: see examples/finetune_*.py)")
+    train.set_defaults(run=_train, passes_options=True)
+
+    translate = commands.add_parser(
+        "translate",
+        help="translate text with a trained model (arguments, or stdin lines)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    translate.add_argument("--model", required=True,
+                           help="the training --output-dir (model.keras and "
+                                "tokenizer/), or a .keras file")
+    translate.add_argument("--tokenizer", default=None,
+                           help="its tokenizer folder (default: tokenizer/ beside "
+                                "the model)")
+    translate.add_argument("--beam-width", type=int, default=4,
+                           help="1 for greedy search")
+    translate.add_argument("--alpha", type=float, default=0.6,
+                           help="beam search length-penalty exponent")
+    translate.add_argument("--batch-size", type=int, default=32,
+                           help="sentences decoded together")
+    translate.add_argument("--truncate", action="store_true",
+                           help="cut sentences longer than the model's maximum "
+                                "(logged) instead of failing")
+    translate.add_argument("texts", nargs="*",
+                           help="sentences to translate; without any, each line "
+                                "of stdin is one (a blank line gives a blank line)")
+    translate.set_defaults(run=_translate)
 
     export = commands.add_parser(
         "export",
@@ -237,12 +386,16 @@ def build_parser():
 def main(argv=None):
     """Runs the command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "passes_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("keras_transformer").setLevel(logging.INFO)
     from keras_transformer.export.verification import VerificationError
 
     try:
+        if getattr(args, "passes_options", False):
+            return args.run(args, unknown)
         return args.run(args)
     except VerificationError as error:
         print(f"keras-transformer {args.command}: verification failed: {error}",

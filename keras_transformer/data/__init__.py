@@ -12,6 +12,7 @@ Importing this package registers the built-in TFDS dataset `bible_en_es`.
 from keras_transformer.data.bert_tokenizer import BertEncoding
 from keras_transformer.data.bert_tokenizer import BertTokenizer
 from keras_transformer.data.bible import BibleEnEs
+from keras_transformer.data.bible_genre import BibleGenre
 from keras_transformer.data.conll_folder import ConllFolder
 from keras_transformer.data.datasets import TranslationInfo
 from keras_transformer.data.datasets import load_translation
@@ -38,12 +39,18 @@ from keras_transformer.data.squad import load_squad
 from keras_transformer.data.squad import qa_examples
 from keras_transformer.data.squad_json import SquadJson
 from keras_transformer.data.squad_json_config import SquadJsonConfig
+from keras_transformer.data.text_classification import TextClassificationInfo
+from keras_transformer.data.text_classification import load_text_classification
 from keras_transformer.data.tokenizer import SubwordTokenizer
+from keras_transformer.data.tokenizer_record import prepare_tokenizer
+from keras_transformer.data.translation_splits import TranslationSplits
+from keras_transformer.data.translation_splits import load_translation_splits
 
 __all__ = [
     "BertEncoding",
     "BertTokenizer",
     "BibleEnEs",
+    "BibleGenre",
     "BibleNer",
     "ConllFolder",
     "EncodedSentences",
@@ -54,18 +61,23 @@ __all__ = [
     "SquadJson",
     "SquadJsonConfig",
     "SubwordTokenizer",
+    "TextClassificationInfo",
     "TranslationInfo",
+    "TranslationSplits",
     "bucket_boundaries",
     "count_overlength",
     "encode_for_translation",
     "encode_ner_sentences",
     "load_ner",
     "load_squad",
+    "load_text_classification",
     "load_translation",
+    "load_translation_splits",
     "make_ner_batches",
     "make_qa_batches",
     "make_translation_batches",
     "padding_fraction",
+    "prepare_tokenizer",
     "prepare_qa_features",
     "qa_examples",
     "split_words",

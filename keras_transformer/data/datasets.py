@@ -8,14 +8,26 @@ string pairs and a `TranslationInfo`, whatever the origin:
 * any TFDS translation dataset by name, e.g. `"ted_hrlr_translate/pt_to_en"`
   or `"wmt14_translate/de-en"` (optionally with `:version`). Prepared by
   TFDS in `data_dir` on first use, which downloads it.
-* `"folder:/path/to/dir"`: your own line-aligned text files, read with
+* `"folder:/path/to/dir"`, or just the path of an existing folder
+  (`"my_corpus"`): your own line-aligned text files, read with
   `tfds.folder_dataset.TranslateFolder`. The folder must hold only files
   named `{language}.{split}.txt`, one sentence per line, line *i* of one
   language translating line *i* of the other, for exactly two languages::
 
       my_corpus/
         en.train.txt   es.train.txt
-        en.test.txt    es.test.txt
+        en.dev.txt     es.dev.txt      (optional)
+        en.test.txt    es.test.txt     (optional)
+
+  Split names have the usual aliases (`SPLIT_ALIASES`): asking for
+  "validation" reads "dev", "valid" or "val" when the folder has no
+  "validation" files (logged), and the like for "train" and "test".
+  `load_translation_splits` holds validation and test pairs out of the
+  training pairs when the folder has none. A folder has no direction of
+  its own: without `source_language` or `target_language`, the first
+  language in alphabetical order is the source, with a warning (name one).
+  A path that is also the name of a TFDS dataset is refused as ambiguous;
+  write `folder:PATH` or `./PATH`.
 
   Lines are split on every Unicode line boundary (`str.splitlines`: also
   `\\r`, `\\x0b`, `\\x0c`, `\\x1c`-`\\x1e`, `\\x85`, `\\u2028`, `\\u2029`), so
@@ -32,6 +44,7 @@ never substitutes another dataset.
 """
 
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -47,12 +60,23 @@ logger = logging.getLogger(__name__)
 
 BUILTIN_DATASET = bible.BibleEnEs.name  # "bible_en_es", registered on import
 FOLDER_PREFIX = "folder:"
+# The names under which a split is found, the canonical name first.
+SPLIT_ALIASES = {
+    "train": ("train", "training"),
+    "validation": ("validation", "valid", "val", "dev", "development"),
+    "test": ("test", "testing"),
+}
+# How `TranslationInfo.direction_from` says the direction was chosen.
+DIRECTION_FROM_ARGUMENTS = "arguments"
+DIRECTION_FROM_DATASET = "dataset"
+DIRECTION_FROM_ALPHABET = "alphabetical order"
 
 _SUPPORTED = (
     f"'{BUILTIN_DATASET}' (built in, offline), the name of a TFDS "
     "translation dataset such as 'ted_hrlr_translate/pt_to_en' or "
     "'wmt14_translate/de-en' (see `tfds.list_builders()`), or "
-    "'folder:/path/to/dir' for your own files named {language}.{split}.txt"
+    "'folder:/path/to/dir' (or the path of an existing folder) for your "
+    "own files named {language}.{split}.txt"
 )
 _FOLDER_FILE_RE = re.compile(r"^([^.]+)\.([^.]+)\.txt$")
 
@@ -63,13 +87,20 @@ class TranslationInfo:
 
     Attributes:
         dataset: The dataset name as given.
-        split: The split as given.
+        split: The split read: as given, or the alias found (see
+            `SPLIT_ALIASES`).
         source_language: Language of the first text of each pair.
         target_language: Language of the second text of each pair.
         num_examples: Number of pairs in the returned dataset, when known.
         num_skipped: Pairs left out because a side was empty (folders only).
         tfds_info: The `tfds.core.DatasetInfo` (features, splits, citation,
             licence), or `None` for folders.
+        direction_from: How the direction was chosen: "arguments" (a
+            language was named), "dataset" (the TFDS dataset's supervised
+            keys) or "alphabetical order" (a folder, no language named).
+        splits: The dataset's split names (folders: from the file names;
+            TFDS: from its info), sorted.
+        folder: The folder's path, for folders; `None` otherwise.
     """
 
     dataset: str
@@ -79,6 +110,14 @@ class TranslationInfo:
     num_examples: int | None
     num_skipped: int = 0
     tfds_info: tfds.core.DatasetInfo | None = None
+    direction_from: str = DIRECTION_FROM_DATASET
+    splits: tuple = ()
+    folder: str | None = None
+
+    @property
+    def direction(self):
+        """`"source -> target"`, e.g. `"en -> es"`."""
+        return f"{self.source_language} -> {self.target_language}"
 
 
 def load_translation(
@@ -97,10 +136,11 @@ def load_translation(
     into it; the other is then the remaining one.
 
     Args:
-        dataset: `"bible_en_es"`, a TFDS dataset name, or `"folder:PATH"`
-            (see the module docstring).
-        split: A split name; TFDS datasets also accept TFDS slicing, e.g.
-            `"train[:10%]"`.
+        dataset: `"bible_en_es"`, a TFDS dataset name, `"folder:PATH"` or
+            the path of an existing folder (see the module docstring).
+        split: A split name; TFDS slicing works too, e.g. `"train[:10%]"`.
+            A name missing from a folder is looked up under its aliases
+            (`SPLIT_ALIASES`: "validation" reads "dev" or "valid").
         data_dir: TFDS data directory, where datasets are prepared and
             looked for (default: TFDS's, `~/tensorflow_datasets` or
             `$TFDS_DATA_DIR`). Unused for folders.
@@ -132,11 +172,78 @@ def load_translation(
         raise checks.invalid_argument("dataset", _SUPPORTED, dataset)
     if not isinstance(split, str) or not split:
         raise checks.invalid_argument("split", "a split name such as 'train'", split)
-    if dataset.startswith(FOLDER_PREFIX):
-        return _load_folder(dataset, split, source_language, target_language)
+    folder = folder_path(dataset)
+    if folder is not None:
+        return _load_folder(dataset, folder, split, source_language, target_language)
     return _load_tfds(
         dataset, split, data_dir, source_language, target_language, download
     )
+
+
+def folder_path(dataset):
+    """The folder that `dataset` names, or `None` for a TFDS name.
+
+    `"folder:PATH"` names PATH; so does the path of an existing folder,
+    unless it is also a TFDS dataset name (then a `ValueError` asks for
+    `folder:PATH`, as the two readings would load different data).
+    """
+    if dataset.startswith(FOLDER_PREFIX):
+        return os.path.expanduser(dataset[len(FOLDER_PREFIX):])
+    path = os.path.expanduser(dataset)
+    if not os.path.isdir(path):
+        return None
+    if _is_tfds_name(dataset):
+        raise ValueError(
+            f"Received an ambiguous value for argument `dataset`: "
+            f"{dataset!r} is both an existing folder and the name of a TFDS "
+            f"dataset. Expected 'folder:{dataset}' (or './{dataset}') for "
+            f"the folder, or run from another directory for the TFDS "
+            f"dataset. Received: dataset={dataset!r}"
+        )
+    return path
+
+
+def _is_tfds_name(name):
+    base = name.split(":")[0].split("/")[0]
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", base):
+        return False
+    try:
+        tfds.builder_cls(base)
+    except tfds.core.registered.DatasetNotFoundError:
+        return False
+    return True
+
+
+def resolve_split(split, splits, dataset):
+    """`split`, or the alias of its name that `splits` holds (logged).
+
+    TFDS slicing (`"dev[:10]"`) is kept. Raises `ValueError` naming the
+    available splits when neither the name nor an alias is there.
+    """
+    base, bracket, rest = split.partition("[")
+    if base in splits:
+        return split
+    for names in SPLIT_ALIASES.values():
+        if base in names:
+            alias = next((name for name in names if name in splits), None)
+            if alias is not None:
+                logger.info("Dataset %r has no split %r; reading %r.", dataset, base, alias)
+                return alias + bracket + rest
+    raise ValueError(
+        f"Received an invalid value for argument `split`, expected one "
+        f"of {sorted(splits)} (the splits of {dataset!r}; aliases: "
+        f"{_alias_words()}). Received: split={split!r}"
+    )
+
+
+def find_split(kind, splits):
+    """The name under which `splits` holds the `kind` split ("train",
+    "validation", "test"), or `None`."""
+    return next((name for name in SPLIT_ALIASES[kind] if name in splits), None)
+
+
+def _alias_words():
+    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in SPLIT_ALIASES.items())
 
 
 # === TFDS datasets ===
@@ -146,6 +253,11 @@ def _load_tfds(name, split, data_dir, source_language, target_language, download
     builder = tfds_access.open_builder(name, data_dir, "dataset", _SUPPORTED)
     default_direction = _translation_languages(name, builder.info)
     source, target = _direction(default_direction, source_language, target_language)
+    direction_from = (
+        DIRECTION_FROM_DATASET
+        if source_language is None and target_language is None
+        else DIRECTION_FROM_ARGUMENTS
+    )
     tfds_access.ensure_prepared(
         name, builder, BUILTIN_DATASET, download,
         advice=f"The built-in dataset {BUILTIN_DATASET!r} needs no download.",
@@ -164,6 +276,8 @@ def _load_tfds(name, split, data_dir, source_language, target_language, download
         target_language=target,
         num_examples=cardinality if cardinality >= 0 else None,
         tfds_info=builder.info,
+        direction_from=direction_from,
+        splits=tuple(sorted(builder.info.splits.keys())),
     )
 
 
@@ -218,8 +332,18 @@ def _direction(languages, source_language, target_language):
 # === Folders of text files ===
 
 
-def _load_folder(dataset, split, source_language, target_language):
-    root = os.path.expanduser(dataset[len(FOLDER_PREFIX):])
+def _slice(examples, split, splits):
+    """The part of `examples` that a TFDS slice spec such as "train[:10%]"
+    names."""
+    parts = []
+    for part in tfds.core.ReadInstruction.from_spec(split).to_absolute(splits):
+        start = part.from_ or 0
+        piece = examples.skip(start)
+        parts.append(piece if part.to is None else piece.take(part.to - start))
+    return functools.reduce(lambda first, second: first.concatenate(second), parts)
+
+
+def _load_folder(dataset, root, split, source_language, target_language):
     if not os.path.isdir(root):
         raise ValueError(
             f"Received an invalid value for argument `dataset`, expected "
@@ -245,19 +369,28 @@ def _load_folder(dataset, split, source_language, target_language):
             f"Folder {root!r} must hold text in exactly two languages. "
             f"Received: languages {list(languages)} in files {files}"
         )
-    if split not in by_split:
-        raise ValueError(
-            f"Received an invalid value for argument `split`, expected one "
-            f"of {sorted(by_split)} (the splits in {root!r}). Received: "
-            f"split={split!r}"
-        )
-    missing = [f"{lang}.{split}.txt" for lang in languages if lang not in by_split[split]]
+    split = resolve_split(split, by_split, root)
+    split_name = split.partition("[")[0]
+    missing = [
+        f"{lang}.{split_name}.txt" for lang in languages
+        if lang not in by_split[split_name]
+    ]
     if missing:
         raise ValueError(
             f"Folder {root!r} lacks {', '.join(missing)}: every split needs "
             f"one file per language {list(languages)}."
         )
     source, target = _direction(languages, source_language, target_language)
+    if source_language is None and target_language is None:
+        direction_from = DIRECTION_FROM_ALPHABET
+        logger.warning(
+            "Folder %s: no source or target language given, so translating "
+            "%s -> %s (the first language in alphabetical order is the "
+            "source). Name one (`source_language`, --source-language) to "
+            "choose.", root, source, target,
+        )
+    else:
+        direction_from = DIRECTION_FROM_ARGUMENTS
 
     try:
         builder = tfds.folder_dataset.TranslateFolder(root_dir=root)
@@ -267,8 +400,10 @@ def _load_folder(dataset, split, source_language, target_language):
             f"of lines (line i of one language translates line i of the "
             f"other). {error}"
         ) from None
-    examples = builder.as_dataset(split=split)
-    num_lines = builder.info.splits[split].num_examples
+    examples = builder.as_dataset(split=split_name)
+    if split != split_name:  # TranslateFolder reads whole splits only.
+        examples = _slice(examples, split, builder.info.splits)
+    num_lines = int(examples.cardinality())
 
     def is_blank(example):
         return tf.logical_or(
@@ -301,4 +436,7 @@ def _load_folder(dataset, split, source_language, target_language):
         target_language=target,
         num_examples=num_pairs,
         num_skipped=len(blank_lines),
+        direction_from=direction_from,
+        splits=tuple(sorted(by_split)),
+        folder=root,
     )
