@@ -34,6 +34,7 @@ from keras_transformer.training import STRATEGIES
 from keras_transformer.training import MaskedAccuracy
 from keras_transformer.training import MaskedSparseCrossentropy
 from keras_transformer.training import ProgressLog
+from keras_transformer.training import ResumableBackup
 from keras_transformer.training import TimeBudget
 from keras_transformer.training import WarmupLinearDecay
 from keras_transformer.training.budget_schedule import FitScheduleToBudget
@@ -92,6 +93,12 @@ def parse_args(argv):
     training.add_argument("--jit-compile", action="store_true")
     training.add_argument("--strategy", choices=STRATEGIES, default="default")
     training.add_argument("--seed", type=int, default=0)
+    training.add_argument("--backup-every", type=int, default=100,
+                          help="optimizer steps between backups of the training state "
+                               "(a killed run resumes exactly at the last one)")
+    training.add_argument("--step-log", default=None,
+                          help="append one JSON line per training step (step, epoch, "
+                               "batch, loss) to this file")
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--beam-width", type=int, default=4)
     evaluation.add_argument("--eval-sentences", type=int, default=None,
@@ -162,11 +169,14 @@ def main(argv=None):
         print(f"[tokenizer] trained a {tokenizer.vocabulary_size}-id joint BPE "
               f"vocabulary in {time.perf_counter() - started:.0f} s")
 
-    train_batches = make_translation_batches(
-        train_pairs, tokenizer, max_length=args.max_length,
-        tokens_per_batch=args.tokens_per_batch, seed=args.seed,
-        pad_to_bucket_boundary=args.jit_compile,
-    )
+    def make_train_batches():  # a resumed run may need a second, identical copy
+        return make_translation_batches(
+            train_pairs, tokenizer, max_length=args.max_length,
+            tokens_per_batch=args.tokens_per_batch, seed=args.seed,
+            pad_to_bucket_boundary=args.jit_compile,
+        )
+
+    train_batches = make_train_batches()
     validation_batches = make_translation_batches(
         validation_pairs, tokenizer, max_length=args.max_length,
         tokens_per_batch=args.tokens_per_batch, shuffle=False,
@@ -205,9 +215,12 @@ def main(argv=None):
     # === Training ===
     budget = TimeBudget(args.time_budget_minutes)
     schedule_fitter = FitScheduleToBudget(schedule, budget)
+    # Backs up weights, optimizer, data position and budget every
+    # --backup-every steps; a restarted run resumes at the batch after the
+    # last backup, with the budget that remained.
+    backup = ResumableBackup(output_dir / "backup", save_every=args.backup_every,
+                             track={"time_budget": budget}, step_log=args.step_log)
     callbacks = [
-        # Saves every 100 steps, so a killed run loses at most 100 steps.
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup"), save_freq=100),
         keras.callbacks.ModelCheckpoint(str(output_dir / "checkpoint.keras")),
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
         budget,
@@ -216,8 +229,10 @@ def main(argv=None):
     interactive = sys.stdout.isatty()
     if not interactive:
         callbacks.append(ProgressLog(every=25))
-    history = model.fit(
+    history = backup.fit(
+        model,
         train_batches,
+        make_batches=make_train_batches,
         validation_data=validation_batches,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
@@ -272,6 +287,8 @@ def main(argv=None):
         "repetition_rate": repeats,
         "reference_repetition_rate": reference_repeats,
         "steps": int(model.optimizer.iterations.numpy()),
+        **backup.summary(),  # starts, resumed_from_step: every start counted
+        "fit_seconds_all_starts": budget.elapsed_seconds(),
         "schedule": schedule.get_config(),
         "train_seconds": train_seconds,
         "decode_sentences_per_second": len(sources) / decode_seconds,

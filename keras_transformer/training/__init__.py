@@ -17,6 +17,7 @@ from keras_transformer.training.precision import PRECISIONS
 from keras_transformer.training.precision import resolve_precision
 from keras_transformer.training.precision import set_precision
 from keras_transformer.training.progress_log import ProgressLog
+from keras_transformer.training.resumable_backup import ResumableBackup
 from keras_transformer.training.strategies import STRATEGIES
 from keras_transformer.training.strategies import get_strategy
 from keras_transformer.training.time_budget import TimeBudget
@@ -34,6 +35,7 @@ __all__ = [
     "MaskedAccuracy",
     "MaskedSparseCrossentropy",
     "ProgressLog",
+    "ResumableBackup",
     "TimeBudget",
     "TransformerSchedule",
     "WarmupLinearDecay",
