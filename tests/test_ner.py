@@ -38,6 +38,7 @@ from keras_transformer.evaluation import entity_scores
 from keras_transformer.evaluation import extract_entities
 from keras_transformer.models import BertEncoder
 from keras_transformer.models import BertTokenClassifier
+from keras_transformer.tasks import EntityTagger
 
 CORPUS_DIR = Path(data.__file__).parent / "bible_ner"
 SPLITS = ("train", "validation", "test")
@@ -367,12 +368,53 @@ def test_folder_builder_reads_tags_from_the_data(tmp_path):
 
 def test_folder_builder_reads_conll2003_columns(tmp_path):
     folder = write_folder(tmp_path / "conll", {"train.txt": CONLL2003_STYLE,
-                                               "test.txt": "Paris NNP B-NP B-LOC\n"})
+                                               "test.txt": "Paris NNP B-NP B-PER\n"})
     sentences, info = load_ner(folder, "train", data_dir=tmp_path / "tfds")
-    assert info.tag_names == ("O", "B-LOC", "B-MISC", "B-ORG", "B-PER", "I-PER")
+    assert info.tag_names == ("O", "B-MISC", "B-ORG", "B-PER", "I-PER")
     examples = list(sentences.as_numpy_iterator())
     assert len(examples) == 2  # -DOCSTART- and blank lines make no sentences
     assert [info.tag_names[t] for t in examples[1]["tags"]] == ["B-PER", "I-PER"]
+
+
+def test_bare_folder_name_is_a_folder_and_tfds_bars_stay_quiet(tmp_path, monkeypatch, capfd):
+    write_folder(tmp_path / "mydata", {"train.conll": "Paris B-LOC\nis O\n\nPeter B-PER\n",
+                                       "test.conll": "Rome B-LOC\n"})
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    sentences, info = load_ner("mydata", "train", data_dir=tmp_path / "tfds")
+    assert (info.num_examples, info.tag_names) == (2, ("O", "B-LOC", "B-PER"))
+    _, test_info = load_ner("./mydata", "test", data_dir=tmp_path / "tfds")
+    assert test_info.num_examples == 1
+    captured = capfd.readouterr()
+    # Local files: no download or shuffling progress bars.
+    assert "Generating" not in captured.err + captured.out
+    assert "Shuffling" not in captured.err + captured.out
+    # A name that is no folder here is still a TFDS name.
+    with pytest.raises(ValueError, match="Unknown dataset 'otherdata'"):
+        load_ner("otherdata", data_dir=tmp_path / "tfds")
+
+
+def test_tag_set_comes_from_the_training_split(tmp_path):
+    folder = write_folder(tmp_path / "tweets", {
+        "train.conll": "@paul B-person\nsays O\n\nhi O\n",
+        "validation.conll": "Rome B-geo-loc\nrocks O\n",
+    })
+    with pytest.raises(ValueError, match=r"(?s)validation\.conll, sentence at line 1: "
+                                         r"tag\(s\) \['B-geo-loc'\] of split 'validation' "
+                                         r"never appear in the 'train' split, whose tags are "
+                                         r"\['O', 'B-person'\]"):
+        load_ner(folder, "train", data_dir=tmp_path / "tfds")
+    # Without a training split (files to evaluate on), every file's tags.
+    only_test = write_folder(tmp_path / "eval_only", {"test.conll": "Rome B-LOC\n"})
+    assert ConllFolder(only_test, data_dir=tmp_path / "tfds").tag_names == ["O", "B-LOC"]
+
+
+def test_split_words_keeps_mentions_hashtags_and_urls_whole():
+    text = "RT @Paul_1: off to #Rome, see https://t.co/x1?a=b. (www.rome.it)"
+    words = split_words(text)
+    assert [w for w, _, _ in words] == ["RT", "@Paul_1", ":", "off", "to", "#Rome", ",", "see",
+                                        "https://t.co/x1?a=b", ".", "(", "www.rome.it", ")"]
+    assert all(text[start:end] == word for word, start, end in words)
 
 
 def test_changed_folder_is_prepared_again(tmp_path):
@@ -567,27 +609,42 @@ def check_example_outputs(metrics, output_dir, text):
     assert tags == ["O", "B-LOC", "B-NORP", "B-PER", "I-PER"]
     model = keras.saving.load_model(output_dir / "model.keras")
     assert type(model) is BertTokenClassifier and model.num_labels == len(tags)
-    BertTokenizer.load(output_dir / "tokenizer")
-    (tagged,) = metrics["tagged"]
+    assert not model.compiled  # the deployed model holds no optimizer state
+    # One call tags with the saved model, as the run did.
+    tagger = EntityTagger.load(output_dir)
+    (tagged,) = [t for t in metrics["tagged"] if "text" in t]
     assert tagged["text"] == text
+    assert [(e["start"], e["end"], e["entity"]) for e in tagger.tag([text])[0]] == [
+        (e["start"], e["end"], e["entity"]) for e in tagged["entities"]]
     for entity in tagged["entities"]:
         assert text[entity["start"]:entity["end"]] == entity["text"]
-        assert entity["type"] in {"LOC", "NORP", "PER"}
+        assert entity["entity"] in {"LOC", "NORP", "PER"}
+    # Model selection: one validation record per epoch run; the best is kept.
+    history = metrics["validation"]
+    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    assert metrics["best_epoch"] == max(history, key=lambda h: h["f1"])["epoch"]
 
 
-def test_finetune_ner_example_runs_on_a_tiny_checkpoint(tmp_path, tfds_dir):
+def test_finetune_ner_example_runs_on_a_tiny_checkpoint(tmp_path, tfds_dir, capsys):
     from examples import finetune_ner
 
     checkpoint = write_tiny_checkpoint(tmp_path / "tiny_bert", finetune_ner_vocabulary(tmp_path))
     text = "Paul went to Jerusalem."
     metrics = finetune_ner.main([
         "--checkpoint", str(checkpoint), "--data-dir", str(tfds_dir),
-        "--train-examples", "24", "--eval-examples", "12", "--steps-per-epoch", "3",
-        "--batch-size", "8", "--max-length", "128", "--overlength", "drop",
-        "--text", text, "--output-dir", str(tmp_path / "out"),
+        "--train-examples", "24", "--validation-examples", "12", "--test-examples", "12",
+        "--steps-per-epoch", "3", "--epochs", "2", "--batch-size", "8", "--max-length", "128",
+        "--overlength", "drop", "--text", text, "--words", "@Paul went to #Jerusalem",
+        "--output-dir", str(tmp_path / "out"),
     ])
-    assert metrics["train_sentences"] <= 24 and metrics["eval_sentences"] <= 12
+    assert metrics["train_sentences"] <= 24 and metrics["test_sentences"] <= 12
+    assert metrics["steps"] == 3 * len(metrics["validation"])
     check_example_outputs(metrics, tmp_path / "out", text)
+    (words,) = [t for t in metrics["tagged"] if "words" in t]
+    assert words["words"] == ["@Paul", "went", "to", "#Jerusalem"]
+    out = capsys.readouterr().out
+    assert "the first 24 of 3,833 sentences (--train-examples)" in out
+    assert "[validation] epoch 1: f1" in out
 
 
 def finetune_ner_vocabulary(tmp_path):
@@ -611,9 +668,9 @@ def test_finetune_ner_example_runs_on_the_pretrained_checkpoint(tmp_path, tfds_d
 
     text = "And Paul came down to Antioch with Barnabas."
     metrics = finetune_ner.main([
-        "--data-dir", str(tfds_dir), "--train-examples", "64", "--eval-examples", "32",
-        "--steps-per-epoch", "6", "--batch-size", "8", "--text", text,
-        "--output-dir", str(tmp_path / "out"),
+        "--data-dir", str(tfds_dir), "--train-examples", "64", "--validation-examples", "32",
+        "--test-examples", "32", "--steps-per-epoch", "6", "--epochs", "1", "--batch-size",
+        "8", "--text", text, "--output-dir", str(tmp_path / "out"),
     ])
-    assert metrics["train_sentences"] == 64 and metrics["eval_sentences"] == 32
+    assert metrics["train_sentences"] == 64 and metrics["test_sentences"] == 32
     check_example_outputs(metrics, tmp_path / "out", text)

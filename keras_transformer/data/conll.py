@@ -9,7 +9,9 @@ Files may be gzip-compressed (`.gz`).
 Tags must be "O" or a prefix B-, I-, E- or S- followed by an entity type
 (IOB1, IOB2 or IOBES). The tag set is read from the files, never assumed:
 "O" first, then every entity type in alphabetical order with its prefixes in
-the order B, I, E, S.
+the order B, I, E, S. It comes from the training split (what a model can
+learn); a tag that appears only in another split is an error that names
+the file, the line and the training tag set.
 
 `ConllFilesBuilder` is the shared base of the TFDS builders over such files
 (`BibleNer`, `ConllFolder`): a `tfds.dataset_builders.ConllDatasetBuilder`
@@ -25,6 +27,7 @@ import os
 import re
 
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.utils import tqdm_utils as tfds_tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +115,40 @@ def scan_tags(paths, tag_column=-1):
     return order_tags(tags)
 
 
+def split_tag_set(split_files, tag_column=-1, tag_split="train"):
+    """The tag set of `split_files[tag_split]`, checked against the other splits.
+
+    Without a `tag_split` split (e.g. a folder of test files only), the tag
+    set of all the files.
+
+    Raises:
+        ValueError: for a tag of another split that the training split does
+            not have (a model trained on it could never predict it), naming
+            the file and line.
+    """
+    if tag_split not in split_files:
+        return scan_tags([path for paths in split_files.values() for path in paths],
+                         tag_column)
+    tag_names = scan_tags(split_files[tag_split], tag_column)
+    known = set(tag_names)
+    for split, paths in split_files.items():
+        if split == tag_split:
+            continue
+        for path in paths:
+            for line_number, _, tags in read_conll(path, tag_column):
+                unknown = sorted(set(tags) - known)
+                if unknown:
+                    raise ValueError(
+                        f"CoNLL file {path}, sentence at line {line_number}: tag(s) "
+                        f"{unknown} of split {split!r} never appear in the "
+                        f"{tag_split!r} split, whose tags are {tag_names}. The tag "
+                        f"set comes from {tag_split!r} (a model trained on it could "
+                        "never predict them): fix the tag (a typo?), or add "
+                        f"sentences with it to {tag_split!r}."
+                    )
+    return tag_names
+
+
 def _hide_custom_config_warning(record):
     return not record.getMessage().startswith("Using custom data configuration")
 
@@ -144,10 +181,7 @@ class ConllFilesBuilder(
     def __init__(self, *, split_files, config_name, tag_column=-1, **kwargs):
         self.split_files = dict(split_files)
         self.tag_column = tag_column
-        self.tag_names = scan_tags(
-            [path for paths in self.split_files.values() for path in paths],
-            tag_column,
-        )
+        self.tag_names = split_tag_set(self.split_files, tag_column)
         config = tfds.dataset_builders.ConllBuilderConfig(
             name=config_name,
             version=self.VERSION,
@@ -178,6 +212,16 @@ class ConllFilesBuilder(
             citation=self.CITATION,
             license=self.LICENSE,
         )
+
+    def download_and_prepare(self, *args, **kwargs):
+        """Prepares the examples, without TFDS's progress bars (local files,
+        seconds: bars about downloads and shuffling would only mislead)."""
+        shown = getattr(tfds_tqdm, "_active", True)
+        tfds.display_progress_bar(False)
+        try:
+            super().download_and_prepare(*args, **kwargs)
+        finally:
+            tfds.display_progress_bar(shown)
 
     # TFDS prints "Downloading and preparing dataset ..." to stdout around
     # `download_and_prepare`; nothing is downloaded here, so say so in the log.

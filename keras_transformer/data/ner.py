@@ -10,9 +10,11 @@ names, whatever the origin:
 * any TFDS NER dataset by name, e.g. `"conll2003"`: prepared by TFDS in
   `data_dir` on first use, which downloads it. Its tag feature is the first
   of "ner", "ner_tags", "tags" that it has.
-* a folder of CoNLL files (`"folder:/path"`, a `pathlib.Path`, or a path
-  string with a "/"): one file per split, `{split}.conll` (see `ConllFolder`), the tag
-  set read from the files.
+* a folder of CoNLL files (the path of an existing folder, bare as in
+  `"mydata"` or not, a `pathlib.Path`, or `"folder:/path"`): one file per
+  split, `{split}.conll` (see `ConllFolder`), the tag set read from the
+  training split. Pass `data_dir` to keep TFDS's prepared copy out of
+  `~/tensorflow_datasets`.
 
 Offline use of TFDS datasets: when a dataset is not prepared in `data_dir`,
 its download hosts are probed with a short TCP connection timeout first; if
@@ -44,8 +46,8 @@ DOWNLOAD_URLS = {"conll2003": ("https://data.deepai.org/conll2003.zip",)}
 
 _SUPPORTED = (
     f"'{BUILTIN_NER_DATASET}' (built in, offline), the name of a TFDS NER "
-    "dataset such as 'conll2003', or 'folder:/path/to/dir' (or the path of "
-    "an existing folder) holding CoNLL files named {split}.conll"
+    "dataset such as 'conll2003', or the path of an existing folder (or "
+    "'folder:PATH') holding CoNLL files named {split}.conll"
 )
 
 
@@ -121,9 +123,9 @@ def load_ner(dataset=BUILTIN_NER_DATASET, split="train", data_dir=None,
         builder = ConllFolder(name[len(datasets.FOLDER_PREFIX):],
                               tag_column=tag_column, data_dir=data_dir)
         builder.download_and_prepare()
-    elif os.path.isdir(name) and (
-        isinstance(dataset, os.PathLike) or "/" in name or os.sep in name
-    ):  # A bare name such as "conll2003" stays a TFDS name.
+    elif os.path.isdir(os.path.expanduser(name)):
+        # A folder that exists is what the user typed, bare ("mydata") or
+        # not; a name without a folder ("conll2003") stays a TFDS name.
         builder = ConllFolder(name, tag_column=tag_column, data_dir=data_dir)
         builder.download_and_prepare()
     else:
