@@ -100,19 +100,23 @@ def model_weights(run_dir):
     return arrays
 
 
-def check_resumed_run(tmp_path, name, killed_at, steps, reference=None):
-    """The kill/restart log of run `name` against the uninterrupted sequence."""
+def check_resumed_run(tmp_path, name, killed_at, steps, reference=None, backups_lost=0):
+    """The kill/restart log of run `name` against the uninterrupted sequence.
+
+    `backups_lost`: newest backups unusable at the restart (corrupted).
+    """
     records = read_steps(tmp_path / f"{name}.jsonl")
     first = [r for r in records if r["start"] == 1]
     second = [r for r in records if r["start"] == 2]
     assert {r["start"] for r in records} == {1, 2}
     # The first start got past the kill point; the second resumed at the
-    # batch after a backup at most BACKUP_EVERY steps before the last step
-    # the first start logged (a backup is also written at each epoch end).
+    # batch after a backup at most BACKUP_EVERY steps (per backup lost)
+    # before the last step the first start logged (a backup is also
+    # written at each epoch end).
     assert [r["step"] for r in first] == list(range(1, len(first) + 1))
     assert len(first) >= killed_at
     resumed_from = second[0]["step"] - 1
-    assert len(first) - BACKUP_EVERY <= resumed_from <= len(first)
+    assert len(first) - BACKUP_EVERY * (1 + backups_lost) <= resumed_from <= len(first)
     assert resumed_from % BACKUP_EVERY == 0 or resumed_from % BATCHES_PER_EPOCH == 0
     # Nothing repeated or skipped: the second start goes on to the end.
     assert [r["step"] for r in second] == list(range(resumed_from + 1, steps + 1))
@@ -177,7 +181,7 @@ def test_resumed_weights_equal_an_uninterrupted_runs_even_after_a_corrupt_backup
     assert (newest.parent / (newest.name + ".corrupt")).is_dir()
     resumed_from, _ = check_resumed_run(
         tmp_path, "run", killed_at=BATCHES_PER_EPOCH + 8,
-        steps=2 * BATCHES_PER_EPOCH, reference=reference)
+        steps=2 * BATCHES_PER_EPOCH, reference=reference, backups_lost=1)
     assert resumed_from < newest_step
     expected, got = model_weights(tmp_path / "reference"), model_weights(tmp_path / "run")
     assert sorted(got) == sorted(expected)
@@ -191,18 +195,24 @@ def test_resumed_weights_equal_an_uninterrupted_runs_even_after_a_corrupt_backup
 
 @pytest.mark.slow
 def test_steps_per_epoch_that_spans_passes_resumes_exactly(tmp_path, tfds_dir):
-    # 10-step epochs over 12-batch passes: epoch 2 ends 8 batches into the
-    # second pass. Killed in epoch 3 (steps 21-30), inside the second pass.
+    # 10-step epochs over 12-batch passes: epochs straddle passes. Killed
+    # after step 27 (epoch 3, third pass), resumed from the backup at step
+    # 25: the rest of epoch 3, then epoch 4 (from 6 batches into the third
+    # pass).
     extra = ("--steps-per-epoch", "10")
-    run_job(job_command(tmp_path, "reference", tfds_dir, epochs=3, extra=extra),
+    run_job(job_command(tmp_path, "reference", tfds_dir, epochs=4, extra=extra),
             tmp_path / "reference.out")
     reference = read_steps(tmp_path / "reference.jsonl")
-    command = job_command(tmp_path, "run", tfds_dir, epochs=3, extra=extra)
-    run_and_kill(command, tmp_path / "run.out", tmp_path / "run.jsonl", kill_after_step=22)
+    assert [(r["epoch"], r["batch"]) for r in reference] == [
+        divmod(step, 10) for step in range(40)]
+    command = job_command(tmp_path, "run", tfds_dir, epochs=4, extra=extra)
+    run_and_kill(command, tmp_path / "run.out", tmp_path / "run.jsonl", kill_after_step=27)
     run_job(command, tmp_path / "run.out")
     records = read_steps(tmp_path / "run.jsonl")
     second = [r for r in records if r["start"] == 2]
-    assert [r["step"] for r in second] == list(range(second[0]["step"], 31))
+    # After the backup at step 25 (at 30 if the kill came late).
+    assert second[0]["step"] - 1 in (25, 30)
+    assert [r["step"] for r in second] == list(range(second[0]["step"], 41))
     by_step = {r["step"]: r for r in reference}
     for record in second:
         want = by_step[record["step"]]
@@ -262,6 +272,18 @@ def test_a_corrupt_newest_backup_falls_back_to_the_previous_with_a_warning(tmp_p
             np.testing.assert_array_equal(variable.numpy(), arrays[f"model/{index:05d}"])
 
 
+def test_a_reader_that_does_not_write_leaves_the_backups_alone(tmp_path):
+    # A non-chief worker restores from the chief's folder, changing nothing.
+    model, _, _ = small_run(tmp_path / "backup")
+    newest, previous = sorted((tmp_path / "backup").glob("backup-*"), reverse=True)
+    (newest / "state.json").write_text("{")
+    before = sorted(path.name for path in (tmp_path / "backup").iterdir())
+    reader = ResumableBackup(tmp_path / "backup", writes=False)
+    assert reader.restore(model) == 6
+    reader.save()
+    assert sorted(path.name for path in (tmp_path / "backup").iterdir()) == before
+
+
 def test_when_every_backup_is_corrupt_restore_refuses_to_start_afresh(tmp_path):
     model, _, _ = small_run(tmp_path / "backup")
     for folder in (tmp_path / "backup").glob("backup-*"):
@@ -280,8 +302,26 @@ def test_a_resumed_small_fit_equals_an_uninterrupted_one(tmp_path):
     reference, _, reference_history = small_run(tmp_path / "reference", epochs=2)
     with pytest.raises(KeyboardInterrupt):
         small_run(tmp_path / "run", epochs=2, callbacks=[StopAfter()])
-    resumed, backup, history = small_run(tmp_path / "run", epochs=2)
+    class Hooks(keras.callbacks.Callback):
+        calls = []
+
+        def on_train_begin(self, logs=None):
+            self.calls.append("begin")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.calls.append(epoch)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.calls.append("step")
+
+        def on_train_end(self, logs=None):
+            self.calls.append("end")
+
+    resumed, backup, history = small_run(tmp_path / "run", epochs=2, callbacks=[Hooks()])
     assert backup.summary()["resumed_from_step"] == 3
+    # The two model.fit calls (the rest of epoch 0, then epoch 1) look like
+    # one training to the other callbacks.
+    assert Hooks.calls == ["begin"] + ["step"] * 5 + [0] + ["step"] * 8 + [1, "end"]
     assert int(resumed.optimizer.iterations) == 16
     # The epoch means include the batches of the first start: the epoch's
     # metric sums are part of the backup.

@@ -17,14 +17,17 @@ How:
 - The data is one stream, `batches.repeat()`, cut into epochs of
   `steps_per_epoch` batches (default: one pass). A seeded
   `shuffle(reshuffle_each_iteration=True)` draws a new order for each pass
-  from a seeded generator, one draw per iterator made; on restart, the
-  passes already started are drawn and dropped (an iterator made and
-  discarded each), and the batches already seen of the current pass are
-  skipped with `Dataset.skip`. The stream then yields exactly the batches
-  the uninterrupted run would have.
+  from a seeded generator, so the stream is the same in every run. On
+  restart, the batches already trained are skipped with `Dataset.skip`:
+  they go through the input pipeline again, untrained (a resume after `p`
+  finished passes costs `p` passes of tokenization, none in a run that
+  never finishes its first epoch), and the stream then yields exactly the
+  batches the uninterrupted run would have.
 - `fit` runs the rest of an interrupted epoch as its own `model.fit` call
   of the remaining steps, then the following epochs, so epoch boundaries
-  (validation, per-epoch logs) fall where they would have.
+  (validation, per-epoch logs) fall where they would have. The other
+  callbacks see one training: their `on_train_begin` runs before the first
+  call only, their `on_train_end` after the last only.
 - A backup is written to a temporary folder, each file fsynced, then
   renamed into place; the previous backup is kept. On load, a backup whose
   SHA-256 does not match its state file is set aside (renamed `*.corrupt`)
@@ -75,6 +78,9 @@ class ResumableBackup(keras.callbacks.Callback):
         step_log: Optional path of a file that gets one JSON line per step
             (`start`, `step`, `epoch`, `batch`, `loss`), appended across
             starts: a record of the batches each start trained on.
+        writes: `False` to only read backups, never write, move or delete
+            anything in `directory`: for the non-chief workers of a
+            multi-worker run, which restore from the chief's backups.
 
     Example:
 
@@ -90,9 +96,10 @@ class ResumableBackup(keras.callbacks.Callback):
     (8, 2)
     """
 
-    def __init__(self, directory, save_every=100, track=None, step_log=None):
+    def __init__(self, directory, save_every=100, track=None, step_log=None, writes=True):
         super().__init__()
         self.directory = pathlib.Path(directory)
+        self.writes = bool(writes)
         self.save_every = checks.positive_int("save_every", save_every)
         self.track = dict(track or {})
         for name, obj in self.track.items():
@@ -164,13 +171,16 @@ class ResumableBackup(keras.callbacks.Callback):
         # Each model.fit call needs a dataset whose shuffle generator has
         # drawn nothing yet.
         datasets = [batches] if len(phases) == 1 else [make_batches(), batches]
-        # First, so that the others see the restored epoch metrics.
-        callbacks = [self] + list(callbacks)
         for index, ((first, last, steps), dataset) in enumerate(zip(phases, datasets)):
             self._final_phase = index == len(phases) - 1
-            stream = _stream_from(dataset, state["step"], batches_per_pass)
+            others = list(callbacks)
+            if len(phases) > 1:
+                others = [_OneTraining(callback, begins=index == 0, ends=self._final_phase)
+                          for callback in others]
+            stream = _stream_from(dataset, state["step"])
+            # First, so that the others see the restored epoch metrics.
             model.fit(stream, epochs=last, initial_epoch=first, steps_per_epoch=steps,
-                      callbacks=callbacks, **fit_kwargs)
+                      callbacks=[self] + others, **fit_kwargs)
             if model.stop_training:
                 break
         return self._history(model)
@@ -241,9 +251,11 @@ class ResumableBackup(keras.callbacks.Callback):
 
     def save(self):
         """Writes a backup of the current state, atomically."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         state = self._state
         state["backups_written"] += 1
+        if not self.writes:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
         for name, obj in self.track.items():
             state["tracked"][name] = obj.backup_state()
         groups = _variable_groups(self.model)
@@ -290,7 +302,7 @@ class ResumableBackup(keras.callbacks.Callback):
         self._pending_metrics = None
         self._batch_offset = 0
         self._final_phase = True
-        if self.directory.exists():
+        if self.directory.exists() and self.writes:
             for partial in self.directory.glob(f"{_TEMPORARY_PREFIX}*"):
                 logging.info("Removing %s, a backup left half-written.", partial)
                 shutil.rmtree(partial, ignore_errors=True)
@@ -300,13 +312,12 @@ class ResumableBackup(keras.callbacks.Callback):
                 manifest, arrays = _read_backup(candidate)
                 self._load_into(model, manifest, arrays)
             except (OSError, ValueError, KeyError) as error:
-                logging.warning(
-                    "Backup %s is unreadable (%s); moved to %s.corrupt, trying the "
-                    "previous one.", candidate, error, candidate.name,
-                )
+                logging.warning("Backup %s is unreadable (%s); trying the previous one.",
+                                candidate, error)
                 print(f"[resume] WARNING: backup {candidate} is corrupt ({error}); "
                       "using the previous one", flush=True)
-                os.replace(candidate, candidate.with_name(candidate.name + ".corrupt"))
+                if self.writes:
+                    os.replace(candidate, candidate.with_name(candidate.name + ".corrupt"))
                 continue
             state = self._state
             state["starts"] += 1
@@ -318,8 +329,8 @@ class ResumableBackup(keras.callbacks.Callback):
             return state["step"]
         if candidates:
             raise RuntimeError(
-                f"Every backup in {self.directory} is corrupt (set aside as "
-                "*.corrupt): refusing to start training again from scratch "
+                f"Every backup in {self.directory} is corrupt (see the warnings "
+                "above): refusing to start training again from scratch "
                 "silently. Delete the folder to start afresh."
             )
         return None
@@ -373,21 +384,63 @@ class ResumableBackup(keras.callbacks.Callback):
         return history
 
 
+class _OneTraining(keras.callbacks.Callback):
+    """Shows `callback` one training across the two `model.fit` calls of a
+    resume: its `on_train_begin` runs in the first only, its `on_train_end`
+    in the last only; every other hook is passed on."""
+
+    def __init__(self, callback, begins, ends):
+        super().__init__()
+        self.callback = callback
+        self.begins = begins
+        self.ends = ends
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.callback.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.callback.set_params(params)
+
+    def on_train_begin(self, logs=None):
+        if self.begins:
+            self.callback.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        if self.ends:
+            self.callback.on_train_end(logs)
+
+
+def _pass_on(hook):
+    def method(self, *args, **kwargs):
+        return getattr(self.callback, hook)(*args, **kwargs)
+
+    method.__name__ = hook
+    return method
+
+
+for _hook in ("on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+              "on_train_batch_end", "on_test_begin", "on_test_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin",
+              "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(_OneTraining, _hook, _pass_on(_hook))
+
+
 def _fresh_state():
     return dict(step=0, epoch=0, batch=0, steps_per_epoch=None, batches_per_pass=None,
                 history=[], history_epochs=[], completed=False, starts=1,
                 resumed_from_step=None, backups_written=0, tracked={})
 
 
-def _stream_from(batches, step, batches_per_pass):
+def _stream_from(batches, step):
     """`batches.repeat()` from global batch `step` on (see the module doc)."""
-    passes_started, into_pass = divmod(step, batches_per_pass)
-    for _ in range(passes_started):
-        # Each iterator draws the next shuffle order from the seeded
-        # generator: drawing the orders of finished passes costs no batches.
-        iter(batches)
+    # One iterator for the whole stream: the passes draw their shuffle
+    # orders in sequence, as in an uninterrupted run. (Iterators made and
+    # dropped to draw orders faster race with the pipeline's SentencePiece
+    # resource, which a dropped iterator deletes.)
     stream = batches.repeat()
-    return stream.skip(into_pass) if into_pass else stream
+    return stream.skip(step) if step else stream
 
 
 def _variable_groups(model, with_metrics=True):
