@@ -40,6 +40,7 @@ from keras_transformer.training import WarmupLinearDecay
 from keras_transformer.training.budget_schedule import FitScheduleToBudget
 from keras_transformer.training.budget_schedule import plot_learning_rates
 from keras_transformer.training import get_strategy
+from keras_transformer.training import distributed
 from keras_transformer.training import set_precision
 from keras_transformer.translation import Translator
 
@@ -92,6 +93,10 @@ def parse_args(argv):
                           help="auto: bfloat16 where the hardware has bfloat16 units")
     training.add_argument("--jit-compile", action="store_true")
     training.add_argument("--strategy", choices=STRATEGIES, default="default")
+    training.add_argument("--cluster-resolver", choices=("tf_config", "slurm"),
+                          default="tf_config",
+                          help="multi_worker_mirrored: the cluster from each worker's "
+                               "TF_CONFIG, or from Slurm (one task per worker)")
     training.add_argument("--seed", type=int, default=0)
     training.add_argument("--backup-every", type=int, default=100,
                           help="optimizer steps between backups of the training state "
@@ -141,9 +146,17 @@ class DecodingProgress:
 
 def main(argv=None):
     args = parse_args(argv)
+    # Before any TensorFlow use: a multi-worker strategy configures its
+    # collective ops when the TensorFlow context starts.
+    strategy = get_strategy(args.strategy, cluster_resolver=args.cluster_resolver)
     started = time.perf_counter()
-    output_dir = pathlib.Path(args.output_dir)
+    # Only the chief writes the run's files; other workers write theirs to
+    # a private temporary folder, deleted at the end (tf.distribute's way).
+    output_dir = distributed.worker_output_dir(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if not distributed.is_chief():
+        print(f"[multi-worker] {distributed.worker_role()}: files go to {output_dir} "
+              f"(deleted at the end); the chief writes {args.output_dir}", flush=True)
     keras.utils.set_random_seed(args.seed)
     policy = set_precision(args.mixed_precision)
 
@@ -168,23 +181,26 @@ def main(argv=None):
         tokenizer.save(tokenizer_dir)
         print(f"[tokenizer] trained a {tokenizer.vocabulary_size}-id joint BPE "
               f"vocabulary in {time.perf_counter() - started:.0f} s")
+    # Every worker trains the tokenizer (same texts, same seed); one that
+    # came out different would make the workers train different models.
+    distributed.check_same_on_all_workers(
+        "tokenizers", (tokenizer_dir / "tokenizer.json").read_bytes())
 
     def make_train_batches():  # a resumed run may need a second, identical copy
-        return make_translation_batches(
+        return distributed.split_across_replicas(make_translation_batches(
             train_pairs, tokenizer, max_length=args.max_length,
             tokens_per_batch=args.tokens_per_batch, seed=args.seed,
             pad_to_bucket_boundary=args.jit_compile,
-        )
+        ), strategy)
 
     train_batches = make_train_batches()
-    validation_batches = make_translation_batches(
+    validation_batches = distributed.split_across_replicas(make_translation_batches(
         validation_pairs, tokenizer, max_length=args.max_length,
         tokens_per_batch=args.tokens_per_batch, shuffle=False,
         pad_to_bucket_boundary=args.jit_compile,
-    )
+    ), strategy)
 
     # === Model ===
-    strategy = get_strategy(args.strategy)
     with strategy.scope():
         model = Seq2SeqTransformer.from_preset(
             args.preset,
@@ -209,6 +225,7 @@ def main(argv=None):
             metrics=[MaskedAccuracy()],
             jit_compile=args.jit_compile,
         )
+    distributed.prepare_multi_worker_fit(model)  # keras-team/keras#20585
     print(f"[model] {args.preset}: {model.count_params():,} parameters, "
           f"{policy}, strategy with {strategy.num_replicas_in_sync} replica(s)")
 
@@ -219,7 +236,8 @@ def main(argv=None):
     # --backup-every steps; a restarted run resumes at the batch after the
     # last backup, with the budget that remained.
     backup = ResumableBackup(output_dir / "backup", save_every=args.backup_every,
-                             track={"time_budget": budget}, step_log=args.step_log)
+                             track={"time_budget": budget},
+                             step_log=args.step_log and distributed.worker_output_dir(args.step_log))
     callbacks = [
         keras.callbacks.ModelCheckpoint(str(output_dir / "checkpoint.keras")),
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
@@ -297,6 +315,7 @@ def main(argv=None):
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"\n[done] BLEU {bleu.score:.1f} in {metrics['total_seconds'] / 60:.1f} minutes; "
           f"model, tokenizer and metrics in {output_dir}/")
+    distributed.remove_worker_output_dirs()
     return metrics
 
 

@@ -23,6 +23,7 @@ True
 """
 
 import atexit
+import hashlib
 import pathlib
 import shutil
 import tempfile
@@ -142,7 +143,8 @@ def prepare_multi_worker_fit(model):
 
     Training itself is untouched (plain `model.fit`, the strategy's own
     gradient all-reduce); only this model object is changed. A no-op unless
-    the model was created under a `MultiWorkerMirroredStrategy`.
+    the model was created under a strategy with more than one worker (a
+    `MultiWorkerMirroredStrategy` alone in its cluster has neither bug).
 
     Args:
         model: A Keras model created and compiled under the strategy's
@@ -152,7 +154,7 @@ def prepare_multi_worker_fit(model):
         `model`.
     """
     strategy = model.distribute_strategy
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if not _spans_workers(strategy):
         return model
     # The trainer's own hook, bound to this model: called with a plain
     # `data_batch`, it builds from it in the strategy's scope, no reduce.
@@ -181,3 +183,87 @@ def prepare_multi_worker_fit(model):
     model.train_step = lambda data: tf.nest.map_structure(as_vector, train_step(data))
     model.test_step = lambda data: tf.nest.map_structure(as_vector, test_step(data))
     return model
+
+
+def _spans_workers(strategy):
+    """Whether `strategy` has replicas in other processes."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
+    )
+
+
+def split_across_replicas(dataset, strategy):
+    """Returns `dataset` ready for `model.fit` under `strategy`, same batches.
+
+    `tf.distribute` treats each batch as a global batch: every worker builds
+    the same pipeline (same seed) and each replica takes its slice of every
+    batch. Two settings keep the training of one process on the same
+    batches:
+
+    - Sharding by data (DATA). The default policy (AUTO) first tries to
+      give each worker its own input files, which changes which pairs meet
+      in a batch (and fails with fewer files than workers).
+    - Equal slices: each batch gets all-zero rows (pure padding) until its
+      size is a multiple of the replica count. Keras logs a replica's loss
+      weighted by its number of rows, which only gives the global batch's
+      loss when the slices are equal; a padding row adds nothing to the
+      masked loss, its token count or the metrics. (A batch thus holds up
+      to replicas - 1 rows of padding beyond its token budget.)
+
+    Does nothing with one replica.
+
+    Args:
+        dataset: Batches whose every tensor has the batch axis first and
+            0 as padding, e.g. from `make_translation_batches`.
+        strategy: The `tf.distribute.Strategy` that `fit` will run under.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+
+    def pad_rows(*element):
+        rows = tf.shape(tf.nest.flatten(element)[0])[0]
+        missing = -rows % replicas
+
+        def pad(tensor):
+            paddings = [[0, missing]] + [[0, 0]] * (len(tensor.shape) - 1)
+            return tf.pad(tensor, paddings)
+
+        return tf.nest.map_structure(pad, element)
+
+    return dataset.map(pad_rows).with_options(options)
+
+
+def check_same_on_all_workers(name, content, strategy=None):
+    """Raises unless every worker passed the same `content` (str or bytes).
+
+    For state each worker derives on its own, such as a tokenizer trained
+    from the same texts with the same seed, which must come out identical
+    for the workers to train one model. Compares 28-bit digests through
+    the strategy's collective ops; a no-op with a single worker.
+
+    Args:
+        name: What is compared, for the error message.
+        content: This worker's copy, e.g. the tokenizer's saved file.
+        strategy: The multi-worker strategy; by default as for `is_chief`.
+    """
+    if strategy is None:
+        strategy = _created_strategy or tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return
+    if isinstance(content, str):
+        content = content.encode()
+    digest = int(hashlib.sha256(content).hexdigest()[:7], 16)
+    local = strategy.run(lambda: tf.constant([digest], tf.int64))
+    digests = [int(d) for d in strategy.gather(local, axis=0).numpy()]
+    if len(set(digests)) > 1:
+        task_type, task_id = worker_role(strategy)
+        raise RuntimeError(
+            f"The workers' {name} differ (digests by replica: "
+            f"{', '.join(f'{d:07x}' for d in digests)}; this worker, {task_type} "
+            f"{task_id}: {digest:07x}). Each worker must derive it identically."
+        )
