@@ -97,6 +97,24 @@ def test_entities_are_word_spans_decoded_from_first_pieces(tokenizer):
         assert text[entity["start"]:entity["end"]] == entity["text"]
 
 
+def test_pre_split_words_are_tagged_as_given(tokenizer):
+    labels = list(NER_LABELS)
+    tag = {label: i for i, label in enumerate(labels)}
+    run = fake_token_logits(tokenizer, {"abram": tag["B-PER"], "egypt": tag["B-LOC"],
+                                        "david": tag["I-PER"]}, len(labels))
+    # "@abram" and "king-david" stay one word each: no re-splitting.
+    words = ["@abram", "went", "into", "Egypt", "with", "king-david"]
+    (entities,) = text_tasks.tag_word_entities([words], tokenizer, run, labels, 32, "limit")
+    assert [(e["entity"], e["start"], e["end"], e["words"]) for e in entities] == [
+        ("LOC", 3, 4, ["Egypt"])]  # "@abram" starts with "@", "king-david" with "king"
+    (entities,) = text_tasks.tag_word_entities([["abram", "went", "david"]], tokenizer, run,
+                                               labels, 32, "limit")
+    assert [(e["entity"], e["start"], e["end"], e["text"]) for e in entities] == [
+        ("PER", 0, 1, "abram"), ("PER", 2, 3, "david")]
+    with pytest.raises(RequestError, match=r"words\[0\] is \d+ word pieces long"):
+        text_tasks.tag_word_entities([["abram"] * 20], tokenizer, run, labels, 11, "limit")
+
+
 def test_entities_refuse_texts_longer_than_the_limit(tokenizer):
     run = fake_token_logits(tokenizer, {}, len(NER_LABELS))
     with pytest.raises(RequestError, match=r"text\[1\] is 12 word pieces long .* limit "
@@ -269,6 +287,15 @@ def check_text(port, task, demo):
         status, bare = predict(port, task, {"signature_name": "entities",
                                             "instances": NER_TEXTS})
         assert (status, bare) == (200, body)
+        words = [text.split() for text in NER_TEXTS]
+        status, body = predict(port, task, {"signature_name": "entities_words",
+                                            "instances": [{"words": w} for w in words]})
+        assert status == 200, body
+        expected = EntityTagger(model, tokenizer, NER_LABELS, max_length=32).tag_words(words)
+        assert [[(e["start"], e["end"], e["entity"], e["words"]) for e in entities]
+                for entities in body["predictions"]] == [
+            [(e["start"], e["end"], e["entity"], e["words"]) for e in entities]
+            for entities in expected]
     elif task == "question_answering":
         status, body = predict(port, task, {"signature_name": "answer", "instances": QUESTIONS})
         assert status == 200, body
@@ -330,6 +357,15 @@ def bad_requests(task):
             ("blank text", {**text, "instances": ["  "]}, "empty or blank"),
             ("too many characters", {**text, "instances": ["a" * (MAX_TEXT_CHARS + 1)]},
              f"max_text_chars={MAX_TEXT_CHARS}"),
+            ("string for words", {"signature_name": "entities_words",
+                                  "instances": [{"words": "Abram went"}]},
+             "words\\[0\\] must be a non-empty list of word strings"),
+            ("number among words", {"signature_name": "entities_words",
+                                    "instances": [{"words": ["Abram", 5]}]},
+             "words\\[0\\]\\[1\\] must be a string"),
+            ("words past the maximum length", {"signature_name": "entities_words",
+                                               "instances": [["Abram"] * 40]},
+             "words\\[0\\] is 42 word pieces long .* never cut"),
         ]
     if task == "question_answering":
         answer = {"signature_name": "answer"}
@@ -396,7 +432,8 @@ def test_status_and_metadata_list_the_signatures(ports, task):
     assert set(serving_default["inputs"]) == {"token_ids", "segment_ids", "padding_mask"}
     assert serving_default["inputs"]["token_ids"]["dtype"] == "DT_INT32"
     if task == "token_classification":
-        assert set(defs) == {"entities"}
+        assert set(defs) == {"entities", "entities_words"}
+        assert defs["entities_words"]["inputs"]["words"]["dtype"] == "DT_STRING"
         assert defs["entities"]["outputs"]["entities"]["dtype"] == "DT_VARIANT"
         dims = serving_default["outputs"]["logits"]["tensor_shape"]["dim"]
         assert [d["size"] for d in dims] == ["-1", "-1", str(len(NER_LABELS))]

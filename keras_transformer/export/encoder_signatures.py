@@ -21,6 +21,7 @@ runs graphs only, has `serving_default` alone):
 | task | signature | inputs (B,) strings | outputs, per instance |
 |---|---|---|---|
 | `token_classification` | `entities` | `text` | `entities`: a list of `{"entity", "start", "end", "text", "score"}` |
+| `token_classification` | `entities_words` | `words` (B, n) lists of words, already split | `entities`: a list of `{"entity", "start", "end", "words", "text", "score"}`, word indices |
 | `question_answering` | `answer` | `question`, `context` | `answer` string, `start`, `end` int (`None`: no answer), `score` float |
 | `classification` | `classify` | `text` | `label` string, `score` float, `probabilities` float (C,) |
 | `classification` | `classify_pair` | `text`, `text_pair` | as `classify` |
@@ -40,11 +41,12 @@ TASKS = (TOKEN_CLASSIFICATION, QUESTION_ANSWERING, CLASSIFICATION)
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 ENTITIES = "entities"
+ENTITIES_WORDS = "entities_words"
 ANSWER = "answer"
 CLASSIFY = "classify"
 CLASSIFY_PAIR = "classify_pair"
 TEXT_SIGNATURES = {
-    TOKEN_CLASSIFICATION: (ENTITIES,),
+    TOKEN_CLASSIFICATION: (ENTITIES, ENTITIES_WORDS),
     QUESTION_ANSWERING: (ANSWER,),
     CLASSIFICATION: (CLASSIFY, CLASSIFY_PAIR),
 }
@@ -92,7 +94,12 @@ def signature_specs(task, num_labels=None):
             ENTITIES: {
                 "inputs": {"text": text},
                 "outputs": {"entities": TensorInfo("json", (None,))},
-            }
+            },
+            # Words as the client split them (tweets, CoNLL data): never re-split.
+            ENTITIES_WORDS: {
+                "inputs": {"words": TensorInfo("string", (None, None))},
+                "outputs": {"entities": TensorInfo("json", (None,))},
+            },
         }
     elif task == QUESTION_ANSWERING:
         logits = TensorInfo("float32", (None, None))

@@ -146,7 +146,9 @@ def to_arrays(request, spec, max_batch_size):
             )
         batch_sizes.add(len(column))
         info = spec["inputs"][name]
-        if info.dtype == "string":
+        if info.dtype == "string" and len(info.shape) == 2:
+            arrays[name] = _word_lists(name, column)
+        elif info.dtype == "string":
             arrays[name] = _strings(name, column)
         else:
             arrays[name] = _int_matrix(name, column)
@@ -297,6 +299,19 @@ def _strings(name, column):
             )
         texts.append(value)
     return np.array(texts, dtype=object)
+
+
+def _word_lists(name, column):
+    """(B,) object array of word lists (ragged: one list of strings each)."""
+    rows = np.empty(len(column), dtype=object)
+    for index, row in enumerate(column):
+        if not isinstance(row, list) or not row:
+            raise RequestError(
+                f"{name}[{index}] must be a non-empty list of word strings. "
+                f"Received a JSON {_json_type(row)}."
+            )
+        rows[index] = list(_strings(f"{name}[{index}]", row))
+    return rows
 
 
 def _int_matrix(name, column):

@@ -80,6 +80,8 @@ class ServedEncoderModel(ServedModelBase):
             self._check_ids(arrays)
             return self._run(arrays)
         for name, texts in arrays.items():
+            if name == "words":  # pre-split words: checked as the text they make
+                texts = [" ".join(words) for words in texts]
             request_checks.check_texts(
                 name, texts, self.limits.max_text_chars, purpose="read"
             )
@@ -94,6 +96,12 @@ class ServedEncoderModel(ServedModelBase):
         if signature_name == encoder_signatures.ENTITIES:
             entities = text_tasks.tag_entities(
                 list(arrays["text"]), self.tokenizer, self._run, self.labels,
+                self.max_text_tokens, self._token_limit(),
+            )
+            return {"entities": _objects(entities)}
+        if signature_name == encoder_signatures.ENTITIES_WORDS:
+            entities = text_tasks.tag_word_entities(
+                list(arrays["words"]), self.tokenizer, self._run, self.labels,
                 self.max_text_tokens, self._token_limit(),
             )
             return {"entities": _objects(entities)}
