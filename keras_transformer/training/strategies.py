@@ -6,8 +6,10 @@ build and compile the model inside `strategy.scope()`, then `model.fit`.
 
 "multi_worker_mirrored" must be created before the program runs any
 TensorFlow op (collective ops are configured when the TensorFlow context
-starts); `model.fit` under it needs the workaround for
-keras-team/keras#20585 in `keras_transformer.training.distributed`.
+starts). Under it, `model.fit` needs
+`keras_transformer.training.prepare_multi_worker_fit(model)` (Keras 3 on
+TensorFlow fails otherwise: keras-team/keras#20585), and the batches
+`distributed.split_across_replicas`.
 """
 
 import tensorflow as tf
