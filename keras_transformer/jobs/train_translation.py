@@ -22,10 +22,12 @@ import time
 
 import keras
 
-from keras_transformer.data import SubwordTokenizer
 from keras_transformer.data import load_translation
+from keras_transformer.data import load_translation_splits
+from keras_transformer.data import prepare_tokenizer
 from keras_transformer.data import make_translation_batches
 from keras_transformer.evaluation import corpus_bleu
+from keras_transformer.jobs import translation_run
 from keras_transformer.evaluation import repetition_rate
 from keras_transformer.models import SEQ2SEQ_PRESETS
 from keras_transformer.models import Seq2SeqTransformer
@@ -39,6 +41,7 @@ from keras_transformer.training import TimeBudget
 from keras_transformer.training import WarmupLinearDecay
 from keras_transformer.training.budget_schedule import FitScheduleToBudget
 from keras_transformer.training.budget_schedule import plot_learning_rates
+from keras_transformer.training.token_count import TokenCount
 from keras_transformer.training import get_strategy
 from keras_transformer.training import distributed
 from keras_transformer.training import set_precision
@@ -163,24 +166,27 @@ def main(argv=None):
     # === Data ===
     languages = dict(source_language=args.source_language,
                      target_language=args.target_language, data_dir=args.data_dir)
-    train_pairs, info = load_translation(args.dataset, args.train_split, **languages)
-    validation_pairs, _ = load_translation(args.dataset, "validation", **languages)
-    test_pairs, _ = load_translation(args.dataset, "test", **languages)
-    print(f"[data] {args.dataset}: {info.source_language} -> {info.target_language}, "
-          f"{info.num_examples} training pairs")
+    # Missing validation or test splits are held out of train (logged).
+    splits = load_translation_splits(args.dataset, args.train_split, seed=args.seed,
+                                     **languages)
+    train_pairs, validation_pairs, test_pairs = splits.train, splits.validation, splits.test
+    info = splits.info
+    for line in translation_run.data_summary(args.dataset, splits):
+        print(line, flush=True)
 
+    # Reused only when trained on the same texts with the same settings:
+    # another dataset in the same --output-dir is refused before anything
+    # there is overwritten.
     tokenizer_dir = output_dir / "tokenizer"
-    if (tokenizer_dir / "tokenizer.json").exists():
-        tokenizer = SubwordTokenizer.load(tokenizer_dir)
-        print(f"[tokenizer] reusing {tokenizer_dir} ({tokenizer.vocabulary_size} ids)")
-    else:
-        sources, targets = texts_of(train_pairs)
-        tokenizer = SubwordTokenizer.train(sources + targets,
-                                           vocabulary_size=args.vocabulary_size,
-                                           seed=args.seed)
-        tokenizer.save(tokenizer_dir)
-        print(f"[tokenizer] trained a {tokenizer.vocabulary_size}-id joint BPE "
-              f"vocabulary in {time.perf_counter() - started:.0f} s")
+    sources, targets = texts_of(train_pairs)
+    tokenizer, reused = prepare_tokenizer(
+        tokenizer_dir, sources + targets, vocabulary_size=args.vocabulary_size,
+        seed=args.seed, argument="--output-dir",
+        data=translation_run.data_record(args.dataset, args.train_split, splits),
+    )
+    print(f"[tokenizer] {'reusing' if reused else 'trained'} a "
+          f"{tokenizer.vocabulary_size}-id joint BPE vocabulary in {tokenizer_dir} "
+          f"({time.perf_counter() - started:.0f} s since start)")
     # Every worker trains the tokenizer (same texts, same seed); one that
     # came out different would make the workers train different models.
     distributed.check_same_on_all_workers(
@@ -222,7 +228,7 @@ def main(argv=None):
             optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98,
                                             epsilon=1e-9),
             loss=MaskedSparseCrossentropy(label_smoothing=args.label_smoothing),
-            metrics=[MaskedAccuracy()],
+            metrics=[MaskedAccuracy(), TokenCount()],
             jit_compile=args.jit_compile,
         )
     distributed.prepare_multi_worker_fit(model)  # keras-team/keras#20585
@@ -244,6 +250,8 @@ def main(argv=None):
         budget,
         schedule_fitter,
     ]
+    tally = translation_run.TrainingTally()  # after the backup callbacks
+    callbacks.append(tally)
     interactive = sys.stdout.isatty()
     if not interactive:
         callbacks.append(ProgressLog(every=25))
@@ -268,8 +276,9 @@ def main(argv=None):
                             title=f"learning rate, {len(schedule_fitter.learning_rates)} steps")
     translator = Translator(model, tokenizer, beam_width=args.beam_width,
                             batch_size=args.decode_batch_size, overlength="truncate")
-    eval_pairs = test_pairs if args.eval_split == "test" else load_translation(
-        args.dataset, args.eval_split, **languages)[0]
+    held_out = {"test": test_pairs, "validation": validation_pairs}  # maybe carved
+    eval_pairs = held_out[args.eval_split] if args.eval_split in held_out else (
+        load_translation(args.dataset, args.eval_split, **languages)[0])
     sources, references = texts_of(eval_pairs, args.eval_sentences)
     search = "greedy search" if args.beam_width == 1 else f"beam search (width {args.beam_width})"
     print(f"[eval] translating {len(sources)} {args.eval_split} pairs with {search}")
@@ -288,6 +297,14 @@ def main(argv=None):
     ]:
         print(f"\n  source:    {source}\n  reference: {reference}\n  model:     {hypothesis}")
 
+    # Line i translates the i-th evaluated pair, so others can score it.
+    flattened = translation_run.write_hypotheses(
+        output_dir / translation_run.HYPOTHESES_FILENAME, hypotheses)
+    if flattened:
+        print(f"[eval] WARNING: {flattened} hypotheses held line breaks, written as spaces")
+    print(f"[train] {tally.initial_step + tally.steps} steps ({tally.steps} in this "
+          f"start), {translation_run.tokens_trained(history):,} target tokens trained")
+
     metrics = {
         "dataset": args.dataset,
         "direction": f"{info.source_language}-{info.target_language}",
@@ -305,6 +322,10 @@ def main(argv=None):
         "repetition_rate": repeats,
         "reference_repetition_rate": reference_repeats,
         "steps": int(model.optimizer.iterations.numpy()),
+        **tally.summary(),  # steps trained, in all and in this start
+        "target_tokens_trained": translation_run.tokens_trained(history),
+        "data": translation_run.data_record(args.dataset, args.train_split, splits),
+        "hypotheses_file": translation_run.HYPOTHESES_FILENAME,
         **backup.summary(),  # starts, resumed_from_step: every start counted
         "fit_seconds_all_starts": budget.elapsed_seconds(),
         "schedule": schedule.get_config(),

@@ -2,7 +2,7 @@
 
 Kept apart from `train_translation` so that the job reads as the run's
 steps: the loud direction line, the split summary, the record beside the
-tokenizer, the tally of steps and tokens trained, the hypotheses file.
+tokenizer, the steps and tokens trained, the hypotheses file.
 """
 
 import os
@@ -60,15 +60,19 @@ def data_record(dataset, train_split, splits):
     return record
 
 
-class TrainingTally(keras.callbacks.Callback):
-    """Counts the steps and target tokens that `fit` trains on.
+def tokens_trained(history):
+    """The target tokens trained on: the sum of the epochs' `tokens` metric
+    (`TokenCount`), which a resumed run's history holds for every start."""
+    return int(sum(history.history.get("tokens", [])))
 
-    Reads the `tokens` metric (`TokenCount`) at each epoch's end, which
-    comes also for an epoch cut short (by the time budget), and prints how
-    many steps each epoch really ran: Keras's progress bar shows the
-    epoch's full length even when it stops early. Add it after any
-    callback that restores a backup, so `initial_step` sees the restored
-    step count.
+
+class TrainingTally(keras.callbacks.Callback):
+    """Counts the steps that `fit` runs in this process, and says when an
+    epoch stops early: Keras's progress bar shows the epoch's full length
+    even when the time budget stops it.
+
+    Add it after any callback that restores a backup, so that
+    `initial_step` sees the restored step count.
     """
 
     def __init__(self, print_fn=print):
@@ -76,12 +80,11 @@ class TrainingTally(keras.callbacks.Callback):
         self.print_fn = print_fn
         self.initial_step = 0
         self.steps = 0
-        self.tokens = 0
         self.epoch_steps = []
 
     def on_train_begin(self, logs=None):
         self.initial_step = int(self.model.optimizer.iterations.numpy())
-        self.steps = self.tokens = 0
+        self.steps = 0
         self.epoch_steps = []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -93,20 +96,17 @@ class TrainingTally(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         ran = self.steps - self._epoch_start_steps
         self.epoch_steps.append(ran)
-        self.tokens += int((logs or {}).get("tokens", 0))
         planned = self.params.get("steps")
         if planned and ran < planned:
-            self.print_fn(f"[train] epoch {epoch + 1} stopped after {ran} of its "
-                          f"{planned} steps")
+            self.print_fn(f"[train] epoch {epoch + 1} stopped early: {ran} of its "
+                          f"{planned} steps ran")
 
     def summary(self):
         """The tally as metrics.json entries."""
         return {
             "steps_trained": self.initial_step + self.steps,
             "steps_this_run": self.steps,
-            "steps_restored_from_backup": self.initial_step,
             "epoch_steps_this_run": list(self.epoch_steps),
-            "target_tokens_this_run": self.tokens,
         }
 
 
