@@ -183,7 +183,8 @@ def plot_curves(output_dir, schedule, total_steps, collapse, selection, history)
         similarity.set_ylabel("mean cosine similarity of token vectors", color="tab:red",
                               fontsize=8)
         similarity.set_ylim(0, 1)
-    axis.set_title("Warm-up and linear decay; token vectors stay apart", fontsize=9)
+    axis.set_title("Learning rate (warm-up, linear decay) and token-vector similarity",
+                   fontsize=9)
     figure.tight_layout()
     figure.savefig(output_dir / "learning_rate.png", dpi=110)
     pyplot.close(figure)
@@ -200,7 +201,7 @@ def plot_curves(output_dir, schedule, total_steps, collapse, selection, history)
         loss.plot(epochs, history.history["loss"][: len(epochs)], color="gray",
                   linestyle="--", label="training loss")
         loss.set_ylabel("training loss", color="gray")
-    axis.legend(loc="lower right", fontsize=8)
+    axis.legend(loc="center right", fontsize=8)
     axis.set_title(f"Validation entity F1 after each epoch (best: epoch "
                    f"{selection.best_epoch})", fontsize=9)
     figure.tight_layout()
