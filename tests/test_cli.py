@@ -3,9 +3,11 @@
 (`serve` runs as a real process in tests/test_serving.py.)
 """
 
+import importlib.util
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -111,3 +113,52 @@ def test_export_script_exports_a_training_folder(training_dir, tmp_path, capsys)
     assert on_disk["formats"] == ["onnx"]
     out = capsys.readouterr().out
     assert "[verify]" in out and "keras-transformer serve --model-dir" in out
+
+
+# === train and translate (end to end in tests/test_cli_train.py) ===
+
+
+def test_help_lists_train_and_translate(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "train" in out and "translate" in out
+    # `train --help` is the translation job's own help: one definition.
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["train", "--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--dataset", "--source-language", "--output-dir", "--time-budget-minutes"):
+        assert flag in out, flag
+    with pytest.raises(SystemExit):
+        cli.main(["translate", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--model", "--beam-width", "--truncate", "texts"):
+        assert flag in out, flag
+
+
+@pytest.mark.parametrize("task, message", [
+    ("ner", r"example script examples/finetune_ner\.py.*python -m examples\.finetune_ner"),
+    ("qa", r"example script examples/finetune_qa\.py"),
+    ("classification", r"the package has no training job for it"),
+])
+def test_train_tasks_without_a_package_job_name_what_to_run(task, message, capsys):
+    if importlib.util.find_spec(cli.TRAINING_JOBS[task]) is not None:
+        pytest.skip(f"{cli.TRAINING_JOBS[task]} exists: `train --task {task}` runs it")
+    assert cli.main(["train", "--task", task, "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"keras-transformer train: error: `keras-transformer train "
+                          f"--task {task}` is not available")
+    assert re.search(message, err), err
+    assert f"Received: --task={task}" in err
+
+
+def test_translate_and_other_commands_report_bad_arguments(tmp_path, capsys):
+    assert cli.main(["translate", "--model", str(tmp_path), "hello"]) == 2
+    err = capsys.readouterr().err
+    assert "argument `--model`, expected a folder holding model.keras" in err
+    # Only `train` passes options on (to the job); the others reject unknown ones.
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["serve", "--model-dir", str(tmp_path), "--no-such-flag"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err

@@ -54,17 +54,23 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="bible_en_es")
+    data.add_argument("--dataset", default="bible_en_es",
+                      help="the built-in corpus, a TFDS translation dataset, or a folder of "
+                           "{language}.{split}.txt files (its path, or folder:PATH)")
     data.add_argument("--data-dir", default=None, help="TFDS data directory")
-    data.add_argument("--source-language", default=None)
-    data.add_argument("--target-language", default=None)
+    data.add_argument("--source-language", default=None,
+                      help="translate from this language (default: the dataset's "
+                           "direction; for a folder, alphabetical order, stated loudly)")
+    data.add_argument("--target-language", default=None,
+                      help="translate into this language")
     data.add_argument("--vocabulary-size", type=int, default=8000)
     data.add_argument("--max-length", type=int, default=128,
                       help="most subword ids per sentence; longer pairs are dropped and counted")
     # Small batches: within the training budget, 2048-token batches reach a
     # lower validation loss than 4096-token ones for the same tokens seen.
     data.add_argument("--tokens-per-batch", type=int, default=2048)
-    data.add_argument("--train-split", default="train")
+    data.add_argument("--train-split", default="train",
+                      help="missing validation and test splits are held out of it (logged)")
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default="cpu_small", choices=sorted(SEQ2SEQ_PRESETS))
     model.add_argument("--norm-first", action=argparse.BooleanOptionalAction, default=True,
