@@ -198,6 +198,12 @@ def main(argv=None):
     distributed.check_same_on_all_workers(
         "tokenizers", (tokenizer_dir / "tokenizer.json").read_bytes())
 
+    # Seeded again: building the TFDS data on a first run draws random
+    # numbers, which would otherwise change the initial weights. (Not
+    # later: it clears TensorFlow's kernel cache, which frees the
+    # SentencePiece model of pipelines already traced.)
+    keras.utils.set_random_seed(args.seed)
+
     def make_train_batches():  # a resumed run may need a second, identical copy
         return distributed.split_across_replicas(make_translation_batches(
             train_pairs, tokenizer, max_length=args.max_length,
@@ -247,9 +253,12 @@ def main(argv=None):
     # Backs up weights, optimizer, data position and budget every
     # --backup-every steps; a restarted run resumes at the batch after the
     # last backup, with the budget that remained.
-    backup = ResumableBackup(output_dir / "backup", save_every=args.backup_every,
+    # Every worker resumes from the chief's backups; only the chief writes.
+    backup = ResumableBackup(pathlib.Path(args.output_dir) / "backup",
+                             save_every=args.backup_every, writes=distributed.is_chief(),
                              track={"time_budget": budget},
-                             step_log=args.step_log and distributed.worker_output_dir(args.step_log))
+                             step_log=args.step_log
+                             and distributed.worker_output_dir(args.step_log))
     callbacks = [
         keras.callbacks.ModelCheckpoint(str(output_dir / "checkpoint.keras")),
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
