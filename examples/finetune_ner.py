@@ -109,7 +109,7 @@ def parse_args(argv):
     training.add_argument("--steps-per-epoch", type=int, default=None,
                           help="optimizer steps per epoch (default: one pass over the "
                                "training sentences)")
-    training.add_argument("--collapse-threshold", type=float, default=0.9,
+    training.add_argument("--collapse-threshold", type=float, default=0.95,
                           help="warn when the mean cosine similarity of token vectors "
                                "passes this")
     training.add_argument("--seed", type=int, default=0)

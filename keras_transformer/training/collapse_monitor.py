@@ -57,6 +57,12 @@ class CollapseMonitor(keras.callbacks.Callback):
     majority class everywhere. When the similarity passes `threshold`, a
     warning is logged, once, with the step and the values.
 
+    The default threshold comes from MiniLM-L6 on NER data: 0.11 before
+    training; 0.72-0.92 while it is fine-tuned well at a peak rate of 1e-4
+    (entity F1 0.64); 0.999 within 20 steps in a run that ended up tagging
+    every word "O" (a constant rate of 2e-4 without warm-up; issue 12). A
+    small random BERT at a rate of 3e-3 reaches 0.99 by step 20.
+
     Args:
         probe_inputs: One batch of the model's inputs (a dict with
             "padding_mask"), e.g. the first validation batch.
@@ -71,7 +77,7 @@ class CollapseMonitor(keras.callbacks.Callback):
         collapsed_at: The first step above `threshold`, or `None`.
     """
 
-    def __init__(self, probe_inputs, threshold=0.9, every_n_steps=10, encoder=None):
+    def __init__(self, probe_inputs, threshold=0.95, every_n_steps=10, encoder=None):
         super().__init__()
         if not isinstance(probe_inputs, dict) or "padding_mask" not in probe_inputs:
             raise checks.invalid_argument(
