@@ -253,15 +253,17 @@ class ResumableBackup(keras.callbacks.Callback):
         """Writes a backup of the current state, atomically."""
         state = self._state
         state["backups_written"] += 1
+        groups = _variable_groups(self.model)
+        # Read on every worker, writing or not: under a multi-worker strategy
+        # reading a metric variable is a collective all-reduce all must join.
+        arrays = {f"{group}/{index:05d}": np.asarray(keras.ops.convert_to_numpy(variable))
+                  for group, variables in groups.items()
+                  for index, variable in enumerate(variables)}
         if not self.writes:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         for name, obj in self.track.items():
             state["tracked"][name] = obj.backup_state()
-        groups = _variable_groups(self.model)
-        arrays = {f"{group}/{index:05d}": np.asarray(keras.ops.convert_to_numpy(variable))
-                  for group, variables in groups.items()
-                  for index, variable in enumerate(variables)}
         self._sequence = max(self._sequence, _newest_sequence(self.directory)) + 1
         final = self.directory / f"{_PREFIX}{self._sequence:08d}"
         temporary = self.directory / f"{_TEMPORARY_PREFIX}{final.name}-{os.getpid()}"
