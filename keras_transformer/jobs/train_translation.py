@@ -91,6 +91,8 @@ def parse_args(argv):
     # Linear warm-up to the peak, then linear decay to zero at the last step
     # the time budget allows (FitScheduleToBudget measures the step time),
     # or at the last of --epochs epochs when the budget does not bind.
+    # 2e-3: at 200 steps (decay to zero) it reached a validation loss of
+    # 5.96 against 6.11 for 1e-3.
     training.add_argument("--learning-rate", type=float, default=2e-3,
                           help="peak learning rate (Adam)")
     training.add_argument("--warmup-fraction", type=float, default=0.1,
@@ -119,7 +121,11 @@ def parse_args(argv):
                             help="score only the first N pairs (default: all)")
     evaluation.add_argument("--eval-split", default="test",
                             help="the split translated and scored; tune on 'validation'")
-    evaluation.add_argument("--decode-batch-size", type=int, default=64,
+    # Beam search stays the default: at 200 steps greedy search looped on
+    # 97% of the validation verses (2.9x the reference length), beam 2 on
+    # 92% (1.3x). 32 sentences per batch, sorted by length: a batch decodes
+    # until its longest hypothesis ends, so bigger batches waste steps.
+    evaluation.add_argument("--decode-batch-size", type=int, default=32,
                             help="sentences per decoding batch (sorted by length)")
     evaluation.add_argument("--num-samples", type=int, default=5)
     parser.add_argument("--output-dir", default="artifacts/translation")
