@@ -1,97 +1,12 @@
-"""What the fine-tuning examples share: model selection, slim saving, curves.
+"""What the fine-tuning examples share: the learning-rate and validation curves.
 
-`EpochEvaluation` and `save_slim` stand in for the package's model selection
-until it lands in `keras_transformer.training`; `LearningRateLog` and
-`plot_curves` draw the learning-rate and validation curves of a run.
+`LearningRateLog` records the rate of every step; `plot_curves` draws it
+with the per-epoch loss and validation scores in one PNG.
 """
 
 import math
 
 import keras
-
-
-class EpochEvaluation(keras.callbacks.Callback):
-    """Scores the model after every epoch, keeps the best, stops early.
-
-    `evaluate_fn(model)` returns a dict of scores; each is logged as
-    `val_<name>` (so it lands in `History`). The weights of the epoch with
-    the best `monitor` are kept in memory and restored when training ends,
-    and training stops after `patience` epochs without improvement.
-
-    Args:
-        evaluate_fn: `model -> {name: float}`.
-        monitor: The name of the score that selects the epoch.
-        mode: `"max"` or `"min"`.
-        patience: Epochs without improvement before stopping.
-        print_fn: Called with one line per epoch (`None`: silent).
-    """
-
-    def __init__(self, evaluate_fn, monitor, mode="max", patience=2, print_fn=None):
-        super().__init__()
-        if mode not in ("max", "min"):
-            raise ValueError(
-                "Received an invalid value for argument `mode`, expected "
-                f"'max' or 'min'. Received: mode={mode!r}"
-            )
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(
-                "Received an invalid value for argument `patience`, expected "
-                f"a positive integer. Received: patience={patience!r}"
-            )
-        self.evaluate_fn = evaluate_fn
-        self.monitor = monitor
-        self.mode = mode
-        self.patience = patience
-        self.print_fn = print_fn
-        self.best = None
-        self.best_epoch = None
-        self.stopped_epoch = None
-        self._best_weights = None
-        self._wait = 0
-
-    def _better(self, value):
-        if self.best is None:
-            return True
-        return value > self.best if self.mode == "max" else value < self.best
-
-    def on_epoch_end(self, epoch, logs=None):
-        scores = self.evaluate_fn(self.model)
-        if self.monitor not in scores:
-            raise ValueError(
-                f"`evaluate_fn` returned no {self.monitor!r} (the `monitor`). "
-                f"Received: {sorted(scores)}"
-            )
-        if logs is not None:
-            logs.update({f"val_{name}": value for name, value in scores.items()})
-        value = scores[self.monitor]
-        improved = self._better(value)
-        if improved:
-            self.best, self.best_epoch, self._wait = value, epoch, 0
-            self._best_weights = [w.numpy() for w in self.model.weights]
-        else:
-            self._wait += 1
-        if self.print_fn:
-            shown = ", ".join(f"val_{k} {v:.4g}" for k, v in scores.items())
-            self.print_fn(f"[epoch {epoch + 1}] {shown}"
-                          f"{' (best so far)' if improved else ''}")
-        if self._wait >= self.patience:
-            self.model.stop_training = True
-            self.stopped_epoch = epoch
-
-    def on_train_end(self, logs=None):
-        if self._best_weights is not None:
-            for variable, value in zip(self.model.weights, self._best_weights):
-                variable.assign(value)
-            if self.print_fn:
-                self.print_fn(f"[selection] restored epoch {self.best_epoch + 1} "
-                              f"({self.monitor} {self.best:.4g})")
-
-
-def save_slim(model, path):
-    """Saves `model` as a `.keras` file without its optimizer state."""
-    slim = model.__class__.from_config(model.get_config())
-    slim.set_weights(model.get_weights())
-    slim.save(path)
 
 
 class LearningRateLog(keras.callbacks.Callback):

@@ -40,14 +40,14 @@ from keras_transformer.data import BertTokenizer
 from keras_transformer.data import load_text_classification
 from keras_transformer.models import BertClassifier
 from keras_transformer.models import BertEncoder
+from keras_transformer.training import EpochEvaluation
 from keras_transformer.training import ProgressLog
 from keras_transformer.training import TimeBudget
 from keras_transformer.training import fine_tuning_optimizer
+from keras_transformer.training import slim_save
 
-from examples.fine_tuning_tools import EpochEvaluation
 from examples.fine_tuning_tools import LearningRateLog
 from examples.fine_tuning_tools import plot_curves
-from examples.fine_tuning_tools import save_slim
 
 # Chosen by experiment on the validation split (README, "Fine-tuning recipes").
 PEAK_LEARNING_RATE = 1e-4
@@ -233,10 +233,11 @@ def main(argv=None):
     if not interactive:
         callbacks.append(ProgressLog(every=10))
     history = model.fit(batches["train"], epochs=args.epochs, callbacks=callbacks,
+                        shuffle=False,  # the pipeline shuffles, with its own seed
                         verbose=1 if interactive else 2)
     train_seconds = time.perf_counter() - started
-    chosen = selection.best_epoch + 1
-    save_slim(model, output_dir / "model.keras")
+    chosen = selection.best_epoch
+    slim_save(model, output_dir / "model.keras")
     tokenizer.save(output_dir / "tokenizer")
     (output_dir / "labels.json").write_text(json.dumps(label_names, indent=2))
     print(f"[train] {train_seconds:.0f} s; chose epoch {chosen}; saved model.keras "

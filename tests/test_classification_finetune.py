@@ -172,7 +172,7 @@ def test_example_selects_on_validation_and_saves_an_exportable_slim_model(
         "--text", text, "--plot",
     ])
     out = capsys.readouterr().out
-    assert "[epoch 2] val_accuracy" in out and "[test]" in out
+    assert "[validation] epoch 2: accuracy" in out and "[test]" in out
     assert metrics["train_examples"] == 24 and metrics["test_examples"] == 12
     # Model selection: the chosen epoch has the best validation accuracy.
     curve = metrics["curves"]["validation_accuracy"]

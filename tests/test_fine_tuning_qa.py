@@ -62,6 +62,7 @@ def test_dev_fraction_must_be_below_one():
         finetune_qa.parse_args(["--dev-fraction", "1.0"])
 
 
+@pytest.mark.slow
 def test_example_selects_on_dev_scores_validation_once_and_saves_slim(tmp_path, capsys):
     from examples import finetune_qa
 
