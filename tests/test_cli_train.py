@@ -171,7 +171,7 @@ def test_alphabetical_direction_is_stated_loudly(tmp_path):
     ran = run(["train", "--dataset", "corpus", "--output-dir", "run", *TINY], cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert ("[data] ===== DIRECTION: en -> es (chosen by alphabetical order: a folder does "
-            "not say which way to translate; --source-language es trains es -> en =====") in (
+            "not say which way to translate); --source-language es trains es -> en =====") in (
         ran.stdout)
     assert "[data] validation: 2 pairs (dev)" in ran.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
